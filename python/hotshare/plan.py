@@ -1,0 +1,200 @@
+"""Plan the system state a hotspot needs, as plain data.
+
+Everything here is a pure function of the validated config and a snapshot of
+the system (``Facts``): no I/O, so every decision (which subnet, which uplink,
+which sysctls) is unit-tested without touching a kernel.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+
+from .config import ConfigError, HotspotConfig
+from .rtnl import Snapshot
+
+DEFAULT_SUBNET = ipaddress.IPv4Network("192.168.12.0/24")
+# Where to look when the default is taken: 192.168.X.0/24 upwards, then 10.X.
+_CANDIDATES = ([ipaddress.IPv4Network(f"192.168.{x}.0/24") for x in range(12, 255)]
+               + [ipaddress.IPv4Network(f"10.{x}.0.0/24") for x in range(42, 255)])
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What was read from the system before planning."""
+
+    snapshot: Snapshot
+    wireless: bool                              # the downstream has a cfg80211 phy
+    servers_file: tuple[ipaddress.IPv4Address, ...] = ()  # server= lines of DNS_SERVERS_FILE
+    rundir: str = "/run/hotshare"
+    statedir: str = "/var/lib/hotshare"
+
+
+@dataclass(frozen=True)
+class Paths:
+    rundir: str
+    statedir: str
+    iface: str
+
+    @property
+    def workdir(self) -> str:       # 0700: generated configs, hostapd's control socket
+        return os.path.join(self.rundir, self.iface)
+
+    @property
+    def state(self) -> str:         # what this instance changed, for undo after a crash
+        return os.path.join(self.rundir, f"{self.iface}.state")
+
+    @property
+    def lock(self) -> str:
+        return os.path.join(self.rundir, f"{self.iface}.lock")
+
+    @property
+    def pidfile(self) -> str:
+        return os.path.join(self.rundir, f"{self.iface}.pid")
+
+    @property
+    def hostapd_conf(self) -> str:
+        return os.path.join(self.workdir, "hostapd.conf")
+
+    @property
+    def hostapd_ctrl(self) -> str:
+        return os.path.join(self.workdir, "hostapd")
+
+    @property
+    def dnsmasq_conf(self) -> str:
+        return os.path.join(self.workdir, "dnsmasq.conf")
+
+    @property
+    def accept_file(self) -> str:
+        return os.path.join(self.workdir, "accept.mac")
+
+    @property
+    def deny_file(self) -> str:
+        return os.path.join(self.workdir, "deny.mac")
+
+    @property
+    def leases(self) -> str:        # kept in statedir so leases survive a restart
+        return os.path.join(self.statedir, f"{self.iface}.leases")
+
+
+@dataclass(frozen=True)
+class Plan:
+    cfg: HotspotConfig
+    paths: Paths
+    wireless: bool
+    gateway: ipaddress.IPv4Interface
+    dhcp_range: tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]
+    uplinks: tuple[str, ...]            # interfaces NAT may leave through
+    best_uplink: str | None             # the one the kernel routes through now
+    upstream_dns: tuple[ipaddress.IPv4Address, ...]
+    table: str                          # our nftables table (family inet)
+    sysctls: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subnet(self) -> ipaddress.IPv4Network:
+        return self.gateway.network
+
+
+def table_name(iface: str) -> str:
+    return "hotshare_" + iface.replace(".", "_").replace("-", "_")
+
+
+def collisions(net: ipaddress.IPv4Network, snap: Snapshot, own_iface: str) -> list[str]:
+    """Addresses and routes elsewhere on the system that overlap ``net``."""
+    found = []
+    for a in snap.addresses:
+        if a.ifname != own_iface and a.interface.network.overlaps(net) and not a.interface.ip.is_loopback:
+            found.append(f"address {a.interface} on {a.ifname}")
+    for r in snap.routes:
+        if r.ifname != own_iface and not r.is_default and r.dst.overlaps(net) and r.table == 254:
+            found.append(f"route {r.dst} dev {r.ifname}")
+    return found
+
+
+def choose_gateway(cfg: HotspotConfig, snap: Snapshot) -> ipaddress.IPv4Interface:
+    if cfg.gateway is not None:
+        gw = ipaddress.IPv4Interface(f"{cfg.gateway}/24")
+        hit = collisions(gw.network, snap, cfg.wifi_iface)
+        if hit:
+            raise ConfigError("GATEWAY", f"{gw.network} overlaps the {hit[0]}",
+                              "choose a GATEWAY in a free subnet, or leave it unset to pick one")
+        return gw
+    for net in _CANDIDATES:
+        if not collisions(net, snap, cfg.wifi_iface):
+            return ipaddress.IPv4Interface(f"{net.network_address + 1}/{net.prefixlen}")
+    raise ConfigError("GATEWAY", "no free /24 found in 192.168.0.0/16 or 10.0.0.0/8",
+                      "set GATEWAY to a free address")
+
+
+def dhcp_range(gw: ipaddress.IPv4Interface) -> tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]:
+    """create_ap's pool, .10 to .254, with the gateway kept out of it: the
+    pool is the larger side of the gateway when the gateway falls inside."""
+    base = int(gw.network.network_address)
+    start, end, host = base + 10, int(gw.network.broadcast_address) - 1, int(gw.ip)
+    if start <= host <= end:
+        if host - start >= end - host:
+            end = host - 1
+        else:
+            start = host + 1
+    return ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
+
+
+def current_uplinks(cfg: HotspotConfig, snap: Snapshot) -> tuple[tuple[str, ...], str | None]:
+    """The NAT-able uplinks and, of those, the one the best default route uses.
+
+    With INTERNET_IFACE unset, every interface carrying a default route is an
+    uplink. With a list, only those; the kernel's route metrics pick among
+    them, and hotshare follows as routes come and go."""
+    defaults = [r for r in snap.default_routes()
+                if r.ifname != cfg.wifi_iface and (lk := snap.link(r.ifname)) is not None and lk.up]
+    if cfg.uplinks:
+        allowed = cfg.uplinks
+        best = next((r.ifname for r in defaults if r.ifname in allowed), None)
+        return allowed, best
+    names = tuple(dict.fromkeys(r.ifname for r in defaults))
+    return names, (names[0] if names else None)
+
+
+def forwarding_sysctls(ap: str, uplinks: tuple[str, ...]) -> dict[str, str]:
+    """IPv4 forwarding is decided per input interface (IN_DEV_FORWARD), so
+    enabling it on the hotspot and its uplinks is enough; the global
+    ip_forward switch, which flips every interface, is left alone."""
+    return {f"net/ipv4/conf/{name}/forwarding": "1" for name in (ap, *uplinks)}
+
+
+def make_plan(cfg: HotspotConfig, facts: Facts) -> Plan:
+    if cfg.share_method == "bridge":
+        raise ConfigError("SHARE_METHOD", "bridge is not supported yet", "use SHARE_METHOD=nat")
+    snap = facts.snapshot
+    if snap.link(cfg.wifi_iface) is None:
+        raise ConfigError("WIFI_IFACE", f"there is no interface {cfg.wifi_iface}",
+                          "check `ip link`; for a USB dongle, plug it in first")
+    for up in cfg.uplinks:
+        if snap.link(up) is None and not up.startswith("ppp"):
+            # A ppp link exists only while the modem is connected; others must exist.
+            raise ConfigError("INTERNET_IFACE", f"there is no interface {up}", "check `ip link`")
+    gw = choose_gateway(cfg, snap)
+    uplinks, best = current_uplinks(cfg, snap) if cfg.share_method == "nat" else ((), None)
+    upstream = cfg.upstream_dns or facts.servers_file
+    present = tuple(u for u in uplinks if snap.link(u) is not None)
+    return Plan(
+        cfg=cfg, paths=Paths(facts.rundir, facts.statedir, cfg.wifi_iface), wireless=facts.wireless,
+        gateway=gw, dhcp_range=dhcp_range(gw), uplinks=uplinks, best_uplink=best,
+        upstream_dns=upstream, table=table_name(cfg.wifi_iface),
+        sysctls=forwarding_sysctls(cfg.wifi_iface, present) if cfg.share_method == "nat" else {},
+    )
+
+
+def parse_servers_file(text: str) -> tuple[ipaddress.IPv4Address, ...]:
+    """The ``server=IP`` lines of a dnsmasq.conf; anything else is ignored,
+    and a server with a domain or port part is skipped rather than trusted."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("server="):
+            try:
+                out.append(ipaddress.IPv4Address(line[len("server="):].strip()))
+            except ValueError:
+                continue
+    return tuple(out)

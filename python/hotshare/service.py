@@ -1,0 +1,428 @@
+"""The resident service: apply a plan, supervise it, undo it.
+
+One thread, one ``selectors`` loop. What wakes it: a signal (through the
+wakeup fd), a child's output pipe, hostapd's control socket events, and
+rtnetlink events for links, addresses and routes. It sleeps with no timeout
+unless a restart is scheduled, so an idle hotspot costs no CPU.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import ipaddress
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+from typing import Any, Callable
+
+from . import daemons, fsutil, netcfg, nft, render, rtnl, sysctl
+from .config import ConfigError, HotspotConfig
+from .hostapd_ctrl import CtrlError, HostapdCtrl
+from .plan import Facts, Paths, Plan, collisions, current_uplinks, forwarding_sysctls, make_plan, parse_servers_file
+from .state import Journal, undo
+
+log = logging.getLogger("hotshare")
+
+READY_TIMEOUT = 20.0
+
+
+class StartError(RuntimeError):
+    """The hotspot could not start; everything done so far has been undone."""
+
+
+class AlreadyRunning(StartError):
+    pass
+
+
+def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
+    servers: tuple[ipaddress.IPv4Address, ...] = ()
+    if not cfg.upstream_dns and cfg.dns_servers_file:
+        try:
+            with open(cfg.dns_servers_file, encoding="utf-8", errors="replace") as f:
+                servers = parse_servers_file(f.read())
+        except OSError:
+            pass
+    return Facts(snapshot=rtnl.snapshot(), wireless=rtnl.is_wireless(cfg.wifi_iface),
+                 servers_file=servers, rundir=rundir, statedir=statedir)
+
+
+def marker(paths: Paths) -> str:
+    """A string in every child's command line: tells our children from others."""
+    return paths.workdir + "/"
+
+
+class Lock:
+    """One instance per interface: an flock held for the service's life."""
+
+    def __init__(self, paths: Paths) -> None:
+        fsutil.ensure_dir(paths.rundir, 0o755)
+        self.fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            pid = fsutil.read_pid(paths.pidfile)
+            raise AlreadyRunning(f"hotshare is already running on {paths.iface}"
+                                 + (f" (pid {pid})" if pid else "")
+                                 + f"; stop it first with `hotshare down {paths.iface}`") from None
+
+    def release(self) -> None:
+        os.close(self.fd)
+
+
+def clean_leftovers(paths: Paths) -> bool:
+    """Undo what a dead instance left (its journal), before we start."""
+    old = Journal.load(paths.state)
+    if old is None:
+        return False
+    log.warning("cleaning up after an instance that did not stop cleanly (pid %d)", old.pid)
+    for problem in undo(old, marker(paths)):
+        log.warning("leftover cleanup: %s", problem)
+    fsutil.remove(paths.state)
+    fsutil.remove(paths.pidfile)
+    return True
+
+
+class Hotspot:
+    def __init__(self, cfg: HotspotConfig, plan: Plan, foreground: bool) -> None:
+        self.cfg, self.plan, self.paths = cfg, plan, plan.paths
+        self.foreground = foreground
+        self.journal = Journal(iface=cfg.wifi_iface, pid=os.getpid(), path=self.paths.state)
+        self.children: dict[str, daemons.Child] = {}
+        self.sel = selectors.DefaultSelector()
+        self.ctrl: HostapdCtrl | None = None
+        self.rtnl: rtnl.RtnlSocket | None = None
+        self.stopping = False
+        self.ap_present = True
+        self.best_uplink = plan.best_uplink
+        self.uplinks = plan.uplinks
+        self.uplink_addr: dict[str, str] = {}
+        self._sigr, self._sigw = socket.socketpair()
+
+    # -- start ---------------------------------------------------------------
+
+    def start(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Apply the plan; on any failure undo it all and raise StartError."""
+        try:
+            self._apply()
+            self._wait_ready()
+        except BaseException as e:
+            self._teardown()
+            if isinstance(e, (StartError, KeyboardInterrupt)):
+                raise
+            raise StartError(str(e) or e.__class__.__name__) from e
+        log.info("hotspot ready on %s: subnet %s, gateway %s, uplink %s",
+                 self.cfg.wifi_iface, self.plan.subnet, self.plan.gateway.ip, self.best_uplink or "none yet")
+        if on_ready:
+            on_ready()
+
+    def _apply(self) -> None:
+        p, j = self.paths, self.journal
+        fsutil.ensure_dir(p.workdir, 0o700)
+        fsutil.ensure_dir(p.statedir, 0o755)
+        fsutil.atomic_write(p.pidfile, f"{os.getpid()}\n", 0o644)
+        j.extra = {"subnet": str(self.plan.subnet), "gateway": str(self.plan.gateway.ip),
+                   "table": self.plan.table, "wireless": str(self.plan.wireless)}
+        j.save()
+
+        if self.plan.wireless:
+            fsutil.atomic_write(p.hostapd_conf, render.hostapd_conf(self.plan), 0o600)
+            fsutil.atomic_write(p.accept_file, render.mac_list(self.cfg.mac_accept), 0o600)
+            fsutil.atomic_write(p.deny_file, render.mac_list(self.cfg.mac_deny), 0o600)
+        if not self.cfg.no_dnsmasq:
+            fsutil.atomic_write(p.dnsmasq_conf, render.dnsmasq_conf(self.plan), 0o600)
+
+        self._configure_link()
+
+        for name, value in self.plan.sysctls.items():
+            self._set_sysctl(name, value)
+
+        if self.cfg.share_method == "nat":
+            j.table = self.plan.table
+            j.save()
+            nft.load(render.nft_ruleset(self.plan))
+
+        self._setup_loop()
+        if not self.cfg.no_dnsmasq:
+            self._start_child("dnsmasq", [self._binary("dnsmasq"), "-k", "-C", p.dnsmasq_conf,
+                                          f"--pid-file={p.workdir}/dnsmasq.pid"],
+                              # logged once its sockets are bound
+                              ready_marker="started, version")
+        if self.plan.wireless:
+            self._start_child("hostapd", [self._binary("hostapd"), p.hostapd_conf])
+
+    def _binary(self, name: str) -> str:
+        path = daemons.find_binary(name)
+        if path is None:
+            raise StartError(f"{name} is not installed: install it (Buildroot: BR2_PACKAGE_{name.upper()})")
+        return path
+
+    def _configure_link(self) -> None:
+        j, iface = self.journal, self.cfg.wifi_iface
+        link = rtnl.snapshot().link(iface)
+        if link is None:
+            raise StartError(f"interface {iface} has gone")
+        j.link_was_down = not (link.flags & rtnl.IFF_UP)
+        ops: list[netcfg.Op] = []
+        if self.cfg.new_macaddr:
+            j.orig_mac = netcfg.run([{"op": "get_mac", "ifname": iface}])[0]
+            ops += [{"op": "link_down", "ifname": iface},
+                    {"op": "set_mac", "ifname": iface, "mac": self.cfg.new_macaddr}]
+        gw = str(self.plan.gateway)
+        if gw not in j.addresses:
+            j.addresses.append(gw)
+        j.save()
+        ops += [{"op": "addr_add", "ifname": iface, "address": gw, "missing_ok": True},
+                {"op": "link_up", "ifname": iface}]
+        netcfg.run(ops)
+
+    def _set_sysctl(self, name: str, value: str) -> None:
+        old = sysctl.read(name)
+        if old is None or old == value:
+            return
+        self.journal.sysctls.setdefault(name, old)
+        self.journal.save()
+        sysctl.write(name, value)
+
+    def _setup_loop(self) -> None:
+        self._sigr.setblocking(False)
+        self._sigw.setblocking(False)
+        signal.set_wakeup_fd(self._sigw.fileno(), warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(sig, lambda *_: None)  # handled from the wakeup fd
+        self.sel.register(self._sigr, selectors.EVENT_READ, self._on_signal)
+        groups = rtnl.RTMGRP_LINK | rtnl.RTMGRP_IPV4_IFADDR | rtnl.RTMGRP_IPV4_ROUTE
+        self.rtnl = rtnl.RtnlSocket(groups)
+        self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
+        self._remember_uplink_addresses(rtnl.snapshot())
+
+    def _start_child(self, name: str, argv: list[str], ready_marker: str = "") -> None:
+        child = self.children.get(name) or daemons.Child(name, argv, ready_marker)
+        self.children[name] = child
+        child.start()
+        assert child.proc and child.proc.stdout
+        self.sel.register(child.proc.stdout, selectors.EVENT_READ, lambda: self._on_output(child))
+        self.journal.children[name] = child.pid
+        self.journal.save()
+
+    def _wait_ready(self) -> None:
+        """Ready when hostapd reports AP-ENABLED and dnsmasq says it started
+        (it logs that only after its sockets are bound)."""
+        need = set(self.children)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while need:
+            if "hostapd" in need and self._hostapd_enabled():
+                need.discard("hostapd")
+            for name in list(need):
+                child = self.children[name]
+                if name == "dnsmasq" and child.ready:
+                    need.discard(name)
+                if not child.running or child.proc.poll() is not None:  # type: ignore[union-attr]
+                    child.read_output()
+                    why = child.last_lines[-1] if child.last_lines else f"exit status {child.proc.returncode}"  # type: ignore[union-attr]
+                    raise StartError(f"{name} failed to start: {why}")
+            if not need:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StartError(f"timed out waiting for {', '.join(sorted(need))} to become ready")
+            for key, _ in self.sel.select(timeout=min(left, 0.05)):
+                key.data()
+            if self.stopping:
+                raise StartError("interrupted")
+
+    def _hostapd_enabled(self) -> bool:
+        if self.ctrl is None:
+            try:
+                self.ctrl = HostapdCtrl(self.paths.hostapd_ctrl, self.cfg.wifi_iface)
+                self.ctrl.attach()
+            except (CtrlError, OSError):
+                if self.ctrl:
+                    self.ctrl.close()
+                self.ctrl = None
+                return False
+            self.ctrl.sock.setblocking(False)
+            self.sel.register(self.ctrl, selectors.EVENT_READ, self._on_ctrl)
+        try:
+            self.ctrl.sock.setblocking(True)
+            state = self.ctrl.status().get("state")
+        except OSError:
+            return False
+        finally:
+            if self.ctrl:
+                self.ctrl.sock.setblocking(False)
+        return state == "ENABLED"
+
+    # -- the loop ------------------------------------------------------------
+
+    def run(self) -> None:
+        while not self.stopping:
+            timeout = None
+            due = [c.restart_at for c in self.children.values() if c.restart_at is not None]
+            if due:
+                timeout = max(0.0, min(due) - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                key.data()
+            now = time.monotonic()
+            for child in self.children.values():
+                if child.restart_at is not None and child.restart_at <= now and self.ap_present:
+                    self._restart(child)
+
+    def _on_signal(self) -> None:
+        try:
+            data = self._sigr.recv(64)
+        except BlockingIOError:
+            return
+        for signum in data:
+            if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                log.info("stopping (%s)", signal.Signals(signum).name)
+                self.stopping = True
+            elif signum == signal.SIGCHLD:
+                self._reap()
+
+    def _reap(self) -> None:
+        for child in self.children.values():
+            if child.proc and child.proc.returncode is None and child.proc.poll() is not None:
+                self._unregister(child.proc.stdout)
+                if child.name == "hostapd" and self.ctrl:
+                    self._unregister(self.ctrl)
+                    self.ctrl.close()
+                    self.ctrl = None
+                if self.stopping:
+                    continue
+                child.reaped(child.proc.returncode or 0)
+
+    def _unregister(self, obj: Any) -> None:
+        try:
+            self.sel.unregister(obj)
+        except (KeyError, ValueError):
+            pass
+
+    def _restart(self, child: daemons.Child) -> None:
+        try:
+            self._start_child(child.name, child.argv)
+        except OSError as e:
+            log.error("cannot restart %s: %s", child.name, e)
+            child.reaped(255)
+
+    def _on_output(self, child: daemons.Child) -> None:
+        if child.read_output() is None and child.proc and child.proc.stdout:
+            self._unregister(child.proc.stdout)  # EOF: the exit comes as SIGCHLD
+
+    def _on_ctrl(self) -> None:
+        assert self.ctrl
+        while True:
+            try:
+                event = self.ctrl.read_event()
+            except (BlockingIOError, socket.timeout):
+                return
+            except OSError:
+                return
+            if event.startswith(("AP-STA-CONNECTED", "AP-STA-DISCONNECTED", "AP-DISABLED", "AP-ENABLED")):
+                log.info("hostapd: %s", event)
+
+    def _on_rtnl(self) -> None:
+        assert self.rtnl
+        if not self.rtnl.drain_events():
+            return
+        snap = rtnl.snapshot()
+        self._follow_ap_link(snap)
+        if self.cfg.share_method == "nat":
+            self._follow_uplinks(snap)
+        hit = collisions(self.plan.subnet, snap, self.cfg.wifi_iface)
+        if hit:
+            log.error("the hotspot subnet %s now overlaps the %s: clients may lose the uplink; "
+                      "restart hotshare to pick a free subnet", self.plan.subnet, hit[0])
+
+    def _follow_ap_link(self, snap: rtnl.Snapshot) -> None:
+        present = snap.link(self.cfg.wifi_iface) is not None
+        if present == self.ap_present:
+            return
+        self.ap_present = present
+        if not present:
+            log.error("%s disappeared; waiting for it to come back", self.cfg.wifi_iface)
+            for child in self.children.values():
+                child.stop()
+            return
+        log.info("%s is back; restoring the hotspot", self.cfg.wifi_iface)
+        try:
+            self._configure_link()
+            for name, value in self.plan.sysctls.items():
+                if name.startswith(f"net/ipv4/conf/{self.cfg.wifi_iface}/"):
+                    self._set_sysctl(name, value)
+        except (netcfg.NetcfgError, StartError, OSError) as e:
+            log.error("cannot restore %s: %s", self.cfg.wifi_iface, e)
+        for child in self.children.values():
+            child.restart_at = time.monotonic()
+
+    def _remember_uplink_addresses(self, snap: rtnl.Snapshot) -> None:
+        for name in self.uplinks:
+            addrs = snap.addresses_of(name)
+            if addrs:
+                self.uplink_addr[name] = str(addrs[0].ip)
+
+    def _follow_uplinks(self, snap: rtnl.Snapshot) -> None:
+        uplinks, best = current_uplinks(self.cfg, snap)
+        if uplinks != self.uplinks:
+            self.uplinks = uplinks
+            nft.load(render.nft_set_uplinks(self.plan, uplinks))
+            log.info("uplinks now: %s", ", ".join(uplinks) or "none")
+        for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
+            if snap.link(name.split("/")[3]) is not None:
+                self._set_sysctl(name, value)
+        if best != self.best_uplink:
+            old = self.best_uplink
+            self.best_uplink = best
+            log.info("uplink changed: %s -> %s", old or "none", best or "none")
+            if old and old in self.uplink_addr:
+                self._flush_nat(self.uplink_addr[old])
+        self._remember_uplink_addresses(snap)
+
+    def _flush_nat(self, nat_address: str) -> None:
+        """Connections masqueraded to the old uplink's address cannot
+        survive it; delete them so clients' retries open new ones at once."""
+        try:
+            from . import conntrack
+            n = conntrack.flush_nat_via(self.plan.subnet, nat_address)
+            log.info("flushed %d connection(s) that left through %s", n, nat_address)
+        except (ImportError, AttributeError):
+            log.debug("conntrack flush not available")
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                log.warning("cannot flush stale connections: %s", e)
+
+    # -- stop ----------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._teardown()
+        log.info("hotspot on %s stopped; everything it changed is restored", self.cfg.wifi_iface)
+
+    def _teardown(self) -> None:
+        for child in self.children.values():
+            child.stop()
+        if self.ctrl:
+            self.ctrl.close()
+            self.ctrl = None
+        problems = undo(self.journal, marker(self.paths))
+        for problem in problems:
+            log.error("cleanup: %s", problem)
+        if not problems:
+            fsutil.remove(self.paths.state)
+        for name in ("hostapd.conf", "dnsmasq.conf", "accept.mac", "deny.mac", "dnsmasq.pid"):
+            fsutil.remove(os.path.join(self.paths.workdir, name))
+        fsutil.remove(self.paths.pidfile)
+        if self.rtnl:
+            self.rtnl.close()
+            self.rtnl = None
+
+
+def plan_for(cfg: HotspotConfig, rundir: str, statedir: str) -> Plan:
+    return make_plan(cfg, gather_facts(cfg, rundir, statedir))
+
+
+__all__ = ["AlreadyRunning", "ConfigError", "Hotspot", "Lock", "StartError", "clean_leftovers", "plan_for"]
