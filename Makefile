@@ -1,0 +1,54 @@
+# hotshare: a Buildroot external tree, and the project's own development targets.
+#
+#   make test       lint, unit, namespace, Buildroot-tree and QEMU lab tests
+#   make demo       the QEMU lab: a virtual phone joins the hotspot and goes online
+#   make bench      benchmarks; prints figures and writes bench/results/
+#   make hotshare_defconfig && make    build the T113 SD-card image with Buildroot
+#
+# Every target other than the project's own goes to Buildroot (support/buildroot.mk).
+
+HOTSHARE_OWN_TARGETS := test demo bench setup venv lint unit netns lab buildroot-tests help clean-venv
+PY := .venv/bin/python
+PYTEST := $(PY) -m pytest -p no:cacheprovider
+
+.PHONY: $(HOTSHARE_OWN_TARGETS)
+
+setup:
+	@support/setup
+
+venv: setup
+
+lint: setup
+	.venv/bin/ruff check python tests bench csrc
+	.venv/bin/mypy
+
+unit: setup
+	$(PYTEST) -q tests/unit
+
+netns: setup
+	$(PYTEST) -q tests/netns
+
+buildroot-tests: setup
+	$(PYTEST) -q tests/buildroot
+
+lab: setup
+	tests/qemu/run-lab
+
+test: setup
+	$(MAKE) --no-print-directory lint
+	$(PYTEST) -q tests/unit tests/netns tests/buildroot
+	tests/qemu/run-lab
+
+demo: setup
+	tests/qemu/demo
+
+bench: setup
+	$(PY) bench/run.py
+
+clean-venv:
+	rm -rf .venv
+
+help:
+	@sed -n '2,9p' Makefile
+
+-include support/buildroot.mk

@@ -1,0 +1,112 @@
+"""Planning: subnet choice, uplink choice, sysctls (pure, on made-up snapshots)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from hotshare.config import ConfigError, from_mapping
+from hotshare.plan import Facts, dhcp_range, make_plan, parse_servers_file
+from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+
+UP = IFF_UP | IFF_LOWER_UP
+
+
+def snap(addrs: dict[str, list[str]], routes: list[tuple[str, str, int]] = (),  # type: ignore[assignment]
+         down: tuple[str, ...] = ()) -> Snapshot:
+    names = ["lo", "wlan0", "ppp0", "usb0", "eth0", *addrs]
+    links = tuple(Link(i, n, 0 if n in down else UP, 6) for i, n in enumerate(dict.fromkeys(names), 1))
+    idx = {lk.name: lk.index for lk in links}
+    a = tuple(Address(idx[n], n, ipaddress.IPv4Interface(c)) for n, cs in addrs.items() for c in cs)
+    r = tuple(Route(ipaddress.IPv4Network(dst), idx[dev], dev, None, metric, 254) for dst, dev, metric in routes)
+    return Snapshot(links, a, r)
+
+
+def cfg(**kw: str):  # type: ignore[no-untyped-def]
+    raw = {"WIFI_IFACE": "wlan0", "SSID": "s", "PASSPHRASE": "12345678"}
+    raw.update(kw)
+    return from_mapping(raw)
+
+
+def plan_on(s: Snapshot, **kw: str):  # type: ignore[no-untyped-def]
+    return make_plan(cfg(**kw), Facts(snapshot=s, wireless=True))
+
+
+SEED_000 = snap({"ppp0": ["10.112.142.89/32"], "usb0": ["192.168.43.100/24"], "lo": ["127.0.0.1/8"]},
+                [("0.0.0.0/0", "ppp0", 250), ("0.0.0.0/0", "usb0", 300), ("10.64.64.64/32", "ppp0", 0),
+                 ("192.168.43.0/24", "usb0", 300)])
+
+
+def test_default_subnet_is_create_aps() -> None:
+    p = plan_on(SEED_000)
+    assert str(p.gateway) == "192.168.12.1/24"
+    assert p.dhcp_range == (ipaddress.IPv4Address("192.168.12.10"), ipaddress.IPv4Address("192.168.12.254"))
+
+
+def test_overlapping_uplink_address_moves_the_subnet() -> None:
+    s = snap({"usb0": ["192.168.12.7/24"], "eth0": ["192.168.13.1/24"]}, [("192.168.12.0/24", "usb0", 0)])
+    p = plan_on(s)
+    assert str(p.subnet) == "192.168.14.0/24"
+
+
+def test_a_covering_route_also_counts_as_taken() -> None:
+    s = snap({"usb0": ["10.1.0.2/24"]}, [("192.168.0.0/16", "usb0", 100)])
+    p = plan_on(s)
+    assert not p.subnet.overlaps(ipaddress.IPv4Network("192.168.0.0/16"))
+    assert str(p.subnet).startswith("10.")
+
+
+def test_leftovers_on_the_ap_interface_itself_do_not_count() -> None:
+    # dhcpcd's IPv4LL address on wlan0 (seed 000) and our own old address.
+    s = snap({"wlan0": ["169.254.253.182/16", "192.168.12.1/24"]}, [("169.254.0.0/16", "wlan0", 200)])
+    assert str(plan_on(s).subnet) == "192.168.12.0/24"
+
+
+def test_configured_gateway_that_collides_is_refused_naming_the_interface() -> None:
+    s = snap({"usb0": ["192.168.12.7/24"]})
+    with pytest.raises(ConfigError, match=r"^GATEWAY: 192.168.12.0/24 overlaps the address 192.168.12.7/24 on usb0"):
+        plan_on(s, GATEWAY="192.168.12.1")
+    s2 = snap({}, [("10.0.0.0/8", "eth0", 0)])
+    with pytest.raises(ConfigError, match=r"overlaps the route 10.0.0.0/8 dev eth0"):
+        plan_on(s2, GATEWAY="10.0.0.1")
+
+
+def test_gateway_inside_the_pool_is_kept_out_of_it() -> None:
+    lo, hi = dhcp_range(ipaddress.IPv4Interface("10.0.0.100/24"))
+    assert not lo <= ipaddress.IPv4Address("10.0.0.100") <= hi
+    lo, hi = dhcp_range(ipaddress.IPv4Interface("10.0.0.200/24"))
+    assert (str(lo), str(hi)) == ("10.0.0.10", "10.0.0.199")
+
+
+def test_auto_uplinks_follow_default_routes_best_first() -> None:
+    p = plan_on(SEED_000)
+    assert p.uplinks == ("ppp0", "usb0") and p.best_uplink == "ppp0"
+
+
+def test_explicit_uplinks_pick_the_best_that_is_up() -> None:
+    s = snap({"usb0": ["192.168.43.100/24"]}, [("0.0.0.0/0", "usb0", 300), ("0.0.0.0/0", "ppp0", 250)],
+             down=("ppp0",))
+    p = plan_on(s, INTERNET_IFACE="ppp0,usb0")
+    assert p.uplinks == ("ppp0", "usb0") and p.best_uplink == "usb0"
+
+
+def test_forwarding_is_enabled_per_interface_not_globally() -> None:
+    p = plan_on(SEED_000)
+    assert p.sysctls == {"net/ipv4/conf/wlan0/forwarding": "1", "net/ipv4/conf/ppp0/forwarding": "1",
+                         "net/ipv4/conf/usb0/forwarding": "1"}
+    assert not any("ip_forward" in k for k in p.sysctls)
+
+
+def test_missing_interfaces_are_reported() -> None:
+    with pytest.raises(ConfigError, match="^WIFI_IFACE: there is no interface wlan9"):
+        plan_on(SEED_000, WIFI_IFACE="wlan9")
+    with pytest.raises(ConfigError, match="^INTERNET_IFACE: there is no interface eth7"):
+        plan_on(SEED_000, INTERNET_IFACE="eth7")
+    # a ppp link exists only while the modem is connected: planned anyway
+    assert plan_on(SEED_000, INTERNET_IFACE="ppp1").uplinks == ("ppp1",)
+
+
+def test_servers_file_takes_only_valid_server_lines() -> None:
+    text = "server=223.5.5.5\nserver=223.6.6.6\nno-resolv\ninterface=ppp0\nserver=/corp/10.0.0.1\nserver=bad\n"
+    assert [str(s) for s in parse_servers_file(text)] == ["223.5.5.5", "223.6.6.6"]
