@@ -41,6 +41,11 @@ def _run_ops(ops: list[Op]) -> list[Any]:
                 elif kind == "addr_del":
                     addr, plen = op["address"].split("/")
                     ipr.addr("del", index=index, address=addr, prefixlen=int(plen))
+                elif kind == "route_del":
+                    # scope and metric must match: the kernel does not
+                    # treat pyroute2's defaults as wildcards here
+                    ipr.route("del", dst=op["dst"], oif=index, scope=op.get("scope", 0),
+                              priority=op.get("metric", 0))
                 elif kind == "link_up":
                     ipr.link("set", index=index, state="up")
                 elif kind == "link_down":
@@ -54,9 +59,9 @@ def _run_ops(ops: list[Op]) -> list[Any]:
                 else:
                     raise NetcfgError(f"unknown operation {kind}")
             except NetlinkError as e:
-                # EEXIST on add and EADDRNOTAVAIL/ENODEV on delete mean the
+                # EEXIST on add and ESRCH/EADDRNOTAVAIL/ENODEV on delete mean the
                 # system is already as asked: undo must be idempotent.
-                if not (op.get("missing_ok") and e.code in (17, 19, 99)):
+                if not (op.get("missing_ok") and e.code in (3, 17, 19, 99)):
                     raise NetcfgError(f"{kind} on {ifname}: {os.strerror(e.code)}") from None
             results.append(True)
     return results

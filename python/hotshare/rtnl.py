@@ -66,6 +66,7 @@ class Route:
     gateway: ipaddress.IPv4Address | None
     metric: int
     table: int
+    scope: int = 0
 
     @property
     def is_default(self) -> bool:
@@ -146,7 +147,7 @@ def parse_addr(buf: bytes, off: int, end: int, names: dict[int, str]) -> Address
 
 
 def parse_route(buf: bytes, off: int, end: int, names: dict[int, str]) -> Route | None:
-    family, dst_len, _src_len, _tos, table, _proto, _scope, rtype, _flags = _RTMSG.unpack_from(buf, off)
+    family, dst_len, _src_len, _tos, table, _proto, scope, rtype, _flags = _RTMSG.unpack_from(buf, off)
     if family != socket.AF_INET or rtype != 1:  # RTN_UNICAST only
         return None
     dst, oif, gw, metric = "0.0.0.0", 0, None, 0
@@ -162,7 +163,7 @@ def parse_route(buf: bytes, off: int, end: int, names: dict[int, str]) -> Route 
         elif kind == RTA_TABLE:
             table = struct.unpack("=I", val[:4])[0]
     net = ipaddress.IPv4Network(f"{dst}/{dst_len}", strict=False)
-    return Route(net, oif, names.get(oif, str(oif)), gw, metric, table)
+    return Route(net, oif, names.get(oif, str(oif)), gw, metric, table, scope)
 
 
 class RtnlSocket:

@@ -19,7 +19,7 @@ import socket
 import time
 from typing import Any, Callable
 
-from . import daemons, fsutil, netcfg, nft, render, rtnl, sysctl
+from . import daemons, fsutil, guard, netcfg, nft, render, rtnl, sysctl
 from .config import ConfigError, HotspotConfig
 from .hostapd_ctrl import CtrlError, HostapdCtrl
 from .plan import Facts, Paths, Plan, collisions, current_uplinks, forwarding_sysctls, make_plan, parse_servers_file
@@ -136,7 +136,21 @@ class Hotspot:
         if not self.cfg.no_dnsmasq:
             fsutil.atomic_write(p.dnsmasq_conf, render.dnsmasq_conf(self.plan), 0o600)
 
+        link = rtnl.snapshot().link(self.cfg.wifi_iface)
+        if link is None:
+            raise StartError(f"interface {self.cfg.wifi_iface} has gone")
+        j.link_was_down = not (link.flags & rtnl.IFF_UP)  # restored on stop
+        j.save()
+        self._setup_loop()
+        # hostapd takes longest to come up and needs no address: start it
+        # first and configure the link while it initialises the radio. A new
+        # MAC address must be set before it, with the link down.
+        early = self.plan.wireless and not self.cfg.new_macaddr
+        if early:
+            self._start_hostapd()
         self._configure_link()
+        if self.plan.wireless and not early:
+            self._start_hostapd()
 
         for name, value in self.plan.sysctls.items():
             self._set_sysctl(name, value)
@@ -146,14 +160,14 @@ class Hotspot:
             j.save()
             nft.load(render.nft_ruleset(self.plan))
 
-        self._setup_loop()
-        if not self.cfg.no_dnsmasq:
+        if not self.cfg.no_dnsmasq:  # bind-interfaces: the address must exist first
             self._start_child("dnsmasq", [self._binary("dnsmasq"), "-k", "-C", p.dnsmasq_conf,
                                           f"--pid-file={p.workdir}/dnsmasq.pid"],
                               # logged once its sockets are bound
                               ready_marker="started, version")
-        if self.plan.wireless:
-            self._start_child("hostapd", [self._binary("hostapd"), p.hostapd_conf])
+
+    def _start_hostapd(self) -> None:
+        self._start_child("hostapd", [self._binary("hostapd"), self.paths.hostapd_conf])
 
     def _binary(self, name: str) -> str:
         path = daemons.find_binary(name)
@@ -163,10 +177,9 @@ class Hotspot:
 
     def _configure_link(self) -> None:
         j, iface = self.journal, self.cfg.wifi_iface
-        link = rtnl.snapshot().link(iface)
-        if link is None:
-            raise StartError(f"interface {iface} has gone")
-        j.link_was_down = not (link.flags & rtnl.IFF_UP)
+        if not j.released:
+            j.released = guard.release(iface)
+            j.save()
         ops: list[netcfg.Op] = []
         if self.cfg.new_macaddr:
             j.orig_mac = netcfg.run([{"op": "get_mac", "ifname": iface}])[0]
@@ -179,6 +192,26 @@ class Hotspot:
         ops += [{"op": "addr_add", "ifname": iface, "address": gw, "missing_ok": True},
                 {"op": "link_up", "ifname": iface}]
         netcfg.run(ops)
+        self._evict_foreign(rtnl.snapshot())
+
+    def _evict_foreign(self, snap: rtnl.Snapshot) -> None:
+        """Remove addresses and routes another program put on the hotspot
+        interface (dhcpcd's 169.254.x.x in seed 000): they would answer ARP
+        for the wrong subnet and can steal the board's default route."""
+        addrs, routes = guard.foreign_state(snap, self.cfg.wifi_iface, self.plan.gateway)
+        if not addrs and not routes:
+            return
+        iface = self.cfg.wifi_iface
+        log.warning("removing what another program put on %s: %s", iface,
+                    ", ".join(addrs + [f"route {r.dst}" for r in routes]))
+        ops: list[netcfg.Op] = [{"op": "addr_del", "ifname": iface, "address": a, "missing_ok": True}
+                                for a in addrs]
+        ops += [{"op": "route_del", "ifname": iface, "dst": str(r.dst), "scope": r.scope, "metric": r.metric,
+                 "missing_ok": True} for r in routes]
+        try:
+            netcfg.run(ops)
+        except netcfg.NetcfgError as e:
+            log.error("cannot clean %s: %s", iface, e)
 
     def _set_sysctl(self, name: str, value: str) -> None:
         old = sysctl.read(name)
@@ -331,6 +364,8 @@ class Hotspot:
             return
         snap = rtnl.snapshot()
         self._follow_ap_link(snap)
+        if self.ap_present:
+            self._evict_foreign(snap)
         if self.cfg.share_method == "nat":
             self._follow_uplinks(snap)
         hit = collisions(self.plan.subnet, snap, self.cfg.wifi_iface)

@@ -15,7 +15,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 
-from . import fsutil, netcfg, nft, sysctl
+from . import fsutil, guard, netcfg, nft, sysctl
 
 log = logging.getLogger("hotshare")
 
@@ -28,6 +28,7 @@ class Journal:
     addresses: list[str] = field(default_factory=list)      # CIDRs added to iface
     sysctls: dict[str, str] = field(default_factory=dict)   # name -> value before
     children: dict[str, int] = field(default_factory=dict)  # name -> pid
+    released: list[str] = field(default_factory=list)       # managers told to let go
     link_was_down: bool = False
     orig_mac: str = ""
     extra: dict[str, str] = field(default_factory=dict)      # public facts for status
@@ -114,4 +115,6 @@ def undo(j: Journal, marker: str) -> list[str]:
         except OSError as e:
             if not isinstance(e, FileNotFoundError):  # the interface is gone: nothing to restore
                 problems.append(f"sysctl {name}: {e.strerror}")
+    guard.give_back(j.iface, j.released)
+    j.released = []
     return problems
