@@ -1,0 +1,178 @@
+"""A board in a network namespace, for the tests that need no radio.
+
+    phone (ns) eth0 ── lan0  board (ns)  ppp0 ── isp0  inet (ns)   DNS 10.64.0.1, HTTP 198.51.100.10
+                                         usb0 ── tether0  inet2 (ns)  DNS 192.168.43.1, HTTP 198.51.100.10
+
+The downstream is wired (``lan0``): hotshare runs dnsmasq and NAT but no
+hostapd, as it does when sharing the 4G uplink to an Ethernet port. The same
+DHCP, DNS, NAT, failover and cleanup code paths are exercised as with a
+radio; the radio itself is tested in the QEMU lab (tests/qemu).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.netns import Netns, add_veth
+from lab.proc import Daemon, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+TESTS = REPO / "tests"
+WEB = "198.51.100.10"
+UDHCPC_SCRIPT = TESTS / "lab" / "udhcpc.script"
+
+
+@dataclass(frozen=True)
+class Uplink:
+    board_if: str
+    board_addr: str
+    gateway: str
+    metric: int
+    ns: str
+    peer_if: str
+
+    @property
+    def board_ip(self) -> str:
+        return self.board_addr.split("/")[0]
+
+
+PPP0 = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hs-inet", "isp0")
+USB0 = Uplink("usb0", "192.168.43.100/24", "192.168.43.1", 300, "hs-inet2", "tether0")
+
+
+class Board:
+    def __init__(self, workdir: Path, uplinks: tuple[Uplink, ...] = (PPP0,)) -> None:
+        self.workdir = workdir
+        self.board = Netns("hs-board")
+        self.phone = Netns("hs-phone")
+        self.uplinks = uplinks
+        self.internets = {u.board_if: Netns(u.ns) for u in uplinks}
+        self.daemons: list[Daemon] = []
+        self.rundir = workdir / "run"
+        self.statedir = workdir / "state"
+
+    # -- topology -------------------------------------------------------------
+
+    def start(self) -> Board:
+        self.board.create()
+        self.phone.create()
+        add_veth("lan0", self.board, "eth0", self.phone)
+        for u in self.uplinks:
+            inet = self.internets[u.board_if].create()
+            add_veth(u.board_if, self.board, u.peer_if, inet, addr=u.board_addr, peer_addr=f"{u.gateway}/24")
+            self.board.ip("route", "add", "default", "via", u.gateway, "dev", u.board_if, "metric", str(u.metric))
+            inet.ip("addr", "add", f"{WEB}/32", "dev", "lo")
+            py = [sys.executable, "-m"]
+            env = {**os.environ, "PYTHONPATH": str(TESTS)}
+            self.daemons.append(Daemon(
+                f"{u.ns}-dns", [*py, "lab.dnsserver", "--listen", u.gateway, "--log", str(self.log(u.ns, "dns")),
+                                "--record", f"www.example.test={WEB}"],
+                netns=inet.name, log=self.log(u.ns, "dns.stderr"), env=env, ready_line="READY"))
+            self.daemons.append(Daemon(
+                f"{u.ns}-http", [*py, "lab.httpserver", "--listen", WEB, "--log", str(self.log(u.ns, "http"))],
+                netns=inet.name, log=self.log(u.ns, "http.stderr"), env=env, ready_line="READY"))
+        return self
+
+    def stop(self) -> None:
+        for d in self.daemons:
+            d.stop()
+        # Stop hotshare first, whatever state a failed test left it in.
+        self.hotshare("down", "lan0", check=False)
+        for ns in (self.phone, *self.internets.values(), self.board):
+            ns.delete()
+
+    def log(self, ns: str, what: str) -> Path:
+        return self.workdir / f"{ns}-{what}.log"
+
+    # -- hotshare in the board namespace ---------------------------------------
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PYTHONPATH": str(REPO / "python"),
+                "HOTSHARE_RUNDIR": str(self.rundir), "HOTSHARE_STATEDIR": str(self.statedir)}
+
+    def hotshare(self, *args: str, check: bool = True, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+        argv = ["ip", "netns", "exec", self.board.name or "", sys.executable, "-m", "hotshare", *args]
+        proc = subprocess.run(argv, env=self.env(), capture_output=True, text=True, timeout=timeout, check=False)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"hotshare {' '.join(args)} exited {proc.returncode}: {proc.stderr.strip()}")
+        return proc
+
+    def up(self, *options: str, uplink: str = "ppp0") -> None:
+        self.hotshare("up", "--daemon", "--dns-server", PPP0.gateway, *options, "lan0", uplink)
+
+    def status(self) -> dict[str, object]:
+        return json.loads(self.hotshare("status", "lan0", "--json", check=False).stdout)
+
+    def pid(self) -> int:
+        return int((self.rundir / "lan0.pid").read_text())
+
+    def children(self) -> dict[str, int]:
+        return dict(self.status().get("children") or {})  # type: ignore[call-overload]
+
+    # -- what a user looks at on the board --------------------------------------
+
+    def sysctls(self) -> dict[str, str]:
+        names = ["net.ipv4.ip_forward", "net.ipv4.conf.lan0.forwarding",
+                 *(f"net.ipv4.conf.{u.board_if}.forwarding" for u in self.uplinks)]
+        out = self.board.run(["sysctl", "-n", *names]).stdout.split()
+        return dict(zip(names, out))
+
+    def nft_tables(self) -> list[str]:
+        return [ln for ln in self.board.run(["nft", "list", "tables"]).stdout.splitlines() if ln.strip()]
+
+    def processes(self) -> list[str]:
+        """Command lines of the board namespace's processes that hotshare runs."""
+        out = []
+        for pid in self.board.pids():
+            try:
+                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            line = " ".join(a.decode() for a in argv if a)
+            if "hotshare" in line or "dnsmasq" in line or "hostapd" in line:
+                out.append(line)
+        return out
+
+    # -- the phone ---------------------------------------------------------------
+
+    def dhcp(self, timeout: float = 20.0) -> dict[str, str]:
+        lease_file = self.workdir / "phone.lease"
+        lease_file.unlink(missing_ok=True)
+        self.phone.run(["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "10", "-T", "1",
+                        "-s", str(UDHCPC_SCRIPT)], env={**os.environ, "LAB_LEASE_FILE": str(lease_file)},
+                       timeout=timeout)
+        return dict(line.split("=", 1) for line in lease_file.read_text().splitlines() if "=" in line)
+
+    def resolve(self, name: str, server: str, timeout: float = 5.0) -> list[str]:
+        proc = self.phone.run([sys.executable, "-m", "lab.dnsquery", "--server", server, "--timeout", str(timeout),
+                               name], env={**os.environ, "PYTHONPATH": str(TESTS)}, check=False, timeout=timeout + 5)
+        if proc.returncode != 0:
+            return []
+        return list(json.loads(proc.stdout).get("addresses", []))
+
+    def fetch(self, url: str = f"http://{WEB}/", ns: Netns | None = None, timeout: float = 3.0) -> str | None:
+        proc = (ns or self.phone).run(["curl", "-s", "--max-time", str(timeout), url], check=False,
+                                      timeout=timeout + 5)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def wait_fetch(self, expect: str, timeout: float = 10.0) -> float:
+        """Fetch until the server reports ``expect`` as the client; return the seconds it took."""
+        t0 = time.monotonic()
+        wait_until(lambda: self.fetch(timeout=1.0) == expect, timeout, interval=0.05,
+                   what=f"the web server to see {expect}")
+        return time.monotonic() - t0
+
+
+def running(pid: int) -> bool:
+    """True while ``pid`` runs; a zombie waiting for its reaper does not count."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
