@@ -10,8 +10,9 @@ import os
 import signal
 import time
 
-from board import PPP0, WEB, Board, running
 from lab.proc import wait_until
+
+from board import PPP0, WEB, Board, running
 
 
 def test_phone_gets_a_lease_resolves_and_reaches_the_internet_through_nat(board: Board) -> None:

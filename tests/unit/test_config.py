@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-
 from hotshare.config import (
     KNOWN_KEYS,
     ConfigError,

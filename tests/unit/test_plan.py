@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-
 from hotshare.config import ConfigError, from_mapping
 from hotshare.plan import Facts, dhcp_range, make_plan, parse_servers_file
 from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
