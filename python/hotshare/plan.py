@@ -156,6 +156,10 @@ def current_uplinks(cfg: HotspotConfig, snap: Snapshot) -> tuple[tuple[str, ...]
     return names, (names[0] if names else None)
 
 
+# Per-connection byte counters, for `hotshare clients` (per network namespace).
+ACCT_SYSCTL = "net/netfilter/nf_conntrack_acct"
+
+
 def forwarding_sysctls(ap: str, uplinks: tuple[str, ...]) -> dict[str, str]:
     """IPv4 forwarding is decided per input interface (IN_DEV_FORWARD), so
     enabling it on the hotspot and its uplinks is enough; the global
@@ -182,7 +186,8 @@ def make_plan(cfg: HotspotConfig, facts: Facts) -> Plan:
         cfg=cfg, paths=Paths(facts.rundir, facts.statedir, cfg.wifi_iface), wireless=facts.wireless,
         gateway=gw, dhcp_range=dhcp_range(gw), uplinks=uplinks, best_uplink=best,
         upstream_dns=upstream, table=table_name(cfg.wifi_iface),
-        sysctls=forwarding_sysctls(cfg.wifi_iface, present) if cfg.share_method == "nat" else {},
+        sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
+                 if cfg.share_method == "nat" else {}),
     )
 
 

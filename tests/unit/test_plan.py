@@ -93,7 +93,7 @@ def test_explicit_uplinks_pick_the_best_that_is_up() -> None:
 def test_forwarding_is_enabled_per_interface_not_globally() -> None:
     p = plan_on(SEED_000)
     assert p.sysctls == {"net/ipv4/conf/wlan0/forwarding": "1", "net/ipv4/conf/ppp0/forwarding": "1",
-                         "net/ipv4/conf/usb0/forwarding": "1"}
+                         "net/ipv4/conf/usb0/forwarding": "1", "net/netfilter/nf_conntrack_acct": "1"}
     assert not any("ip_forward" in k for k in p.sysctls)
 
 
