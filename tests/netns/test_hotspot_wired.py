@@ -10,9 +10,8 @@ import os
 import signal
 import time
 
-from lab.proc import wait_until
-
 from board import PPP0, WEB, Board, running
+from lab.proc import wait_until
 
 
 def test_phone_gets_a_lease_resolves_and_reaches_the_internet_through_nat(board: Board) -> None:

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import ipaddress
 
+from test_plan import SEED_000
+
 from hotshare import render
 from hotshare.config import from_mapping
 from hotshare.plan import Facts, make_plan
-from test_plan import SEED_000
 
 
 def plan(**kw: str):  # type: ignore[no-untyped-def]
