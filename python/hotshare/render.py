@@ -96,21 +96,33 @@ def _set_elements(names: tuple[str, ...]) -> str:
     return ", ".join(f'"{n}"' for n in names)
 
 
-def nft_ruleset(plan: Plan) -> str:
+def nft_ruleset(plan: Plan, uplinks: tuple[str, ...] | None = None, fastpath: tuple[str, ...] = ()) -> str:
     """One table of our own, replaced atomically by ``nft -f``: the leading
-    ``table``/``delete table`` pair makes the load idempotent."""
+    ``table``/``delete table`` pair makes the load idempotent.
+
+    ``uplinks`` overrides the plan's (they change as routes come and go).
+    ``fastpath`` lists the devices of a software flowtable: established
+    connections between them skip the forward path (kernels with
+    CONFIG_NFT_FLOW_OFFLOAD; the caller falls back when the load fails)."""
     ap, t = plan.cfg.wifi_iface, plan.table
     net, gw = plan.subnet, plan.gateway.ip
+    uplinks = plan.uplinks if uplinks is None else uplinks
     uplink_set = "\t\ttype ifname\n"
-    if plan.uplinks:
-        uplink_set += f"\t\telements = {{ {_set_elements(plan.uplinks)} }}\n"
+    if uplinks:
+        uplink_set += f"\t\telements = {{ {_set_elements(uplinks)} }}\n"
+    flowtable = offload = ""
+    if fastpath:
+        flowtable = (f"\tflowtable fastpath {{\n\t\thook ingress priority filter\n"
+                     f"\t\tdevices = {{ {_set_elements(fastpath)} }}\n\t}}\n\n")
+        offload = (f'\t\tiifname "{ap}" oifname @uplinks ip saddr {net} meta l4proto {{ tcp, udp }} '
+                   f"ct state established flow add @fastpath\n")
     return f"""table inet {t}
 delete table inet {t}
 table inet {t} {{
 \tset uplinks {{
 {uplink_set}\t}}
 
-\tchain input {{
+{flowtable}\tchain input {{
 \t\ttype filter hook input priority filter - 10; policy accept;
 \t\t# the hotspot's DHCP, DNS and address answer its clients, never the uplink
 \t\tiifname @uplinks ip daddr {gw} drop
@@ -119,7 +131,7 @@ table inet {t} {{
 
 \tchain forward {{
 \t\ttype filter hook forward priority filter - 10; policy accept;
-\t\tiifname "{ap}" oifname @uplinks ip saddr {net} accept
+{offload}\t\tiifname "{ap}" oifname @uplinks ip saddr {net} accept
 \t\tiifname @uplinks oifname "{ap}" ip daddr {net} ct state established,related accept
 \t\tiifname "{ap}" drop
 \t\toifname "{ap}" drop
@@ -131,11 +143,3 @@ table inet {t} {{
 \t}}
 }}
 """
-
-
-def nft_set_uplinks(plan: Plan, uplinks: tuple[str, ...]) -> str:
-    """Swap the uplink set's members in one transaction."""
-    out = f"flush set inet {plan.table} uplinks\n"
-    if uplinks:
-        out += f"add element inet {plan.table} uplinks {{ {_set_elements(uplinks)} }}\n"
-    return out

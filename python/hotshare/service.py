@@ -101,6 +101,8 @@ class Hotspot:
         self.best_uplink = plan.best_uplink
         self.uplinks = plan.uplinks
         self.uplink_addr: dict[str, str] = {}
+        self.fastpath: bool | None = None       # None: not tried yet
+        self.fastpath_devices: tuple[str, ...] = ()
         self._sigr, self._sigw = socket.socketpair()
 
     # -- start ---------------------------------------------------------------
@@ -158,13 +160,34 @@ class Hotspot:
         if self.cfg.share_method == "nat":
             j.table = self.plan.table
             j.save()
-            nft.load(render.nft_ruleset(self.plan))
+            self._load_ruleset(self.uplinks)
 
         if not self.cfg.no_dnsmasq:  # bind-interfaces: the address must exist first
             self._start_child("dnsmasq", [self._binary("dnsmasq"), "-k", "-C", p.dnsmasq_conf,
                                           f"--pid-file={p.workdir}/dnsmasq.pid"],
                               # logged once its sockets are bound
                               ready_marker="started, version")
+
+    def _fastpath_devices(self, snap: rtnl.Snapshot) -> tuple[str, ...]:
+        """A flowtable may only name devices that exist (ppp0 comes and goes)."""
+        if self.fastpath is False:
+            return ()
+        return tuple(d for d in (self.cfg.wifi_iface, *self.uplinks) if snap.link(d) is not None)
+
+    def _load_ruleset(self, uplinks: tuple[str, ...], snap: rtnl.Snapshot | None = None) -> None:
+        """Load (or replace) our table: with the flowtable fast path where
+        the kernel has it, without it where it has not."""
+        devices = self._fastpath_devices(snap or rtnl.snapshot())
+        if devices:
+            try:
+                nft.load(render.nft_ruleset(self.plan, uplinks, fastpath=devices))
+                self.fastpath, self.fastpath_devices = True, devices
+                return
+            except nft.NftError as e:
+                log.info("no flowtable fast path (%s): forwarding takes the normal path", e)
+                self.fastpath = False
+        nft.load(render.nft_ruleset(self.plan, uplinks))
+        self.fastpath_devices = ()
 
     def _start_hostapd(self) -> None:
         self._start_child("hostapd", [self._binary("hostapd"), self.paths.hostapd_conf])
@@ -402,9 +425,12 @@ class Hotspot:
 
     def _follow_uplinks(self, snap: rtnl.Snapshot) -> None:
         uplinks, best = current_uplinks(self.cfg, snap)
-        if uplinks != self.uplinks:
+        if uplinks != self.uplinks or self._fastpath_devices(snap) != self.fastpath_devices:
             self.uplinks = uplinks
-            nft.load(render.nft_set_uplinks(self.plan, uplinks))
+            try:
+                self._load_ruleset(uplinks, snap)
+            except nft.NftError as e:
+                log.error("cannot update the ruleset: %s", e)
             log.info("uplinks now: %s", ", ".join(uplinks) or "none")
         for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
             if snap.link(name.split("/")[3]) is not None:

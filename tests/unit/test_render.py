@@ -96,8 +96,14 @@ def test_nft_one_table_masquerading_to_the_uplinks() -> None:
     assert 'iifname @uplinks oifname "wlan0" ip daddr 192.168.12.0/24 ct state established,related accept' in rs
 
 
-def test_nft_uplink_set_update_is_one_transaction() -> None:
-    p = plan()
-    assert render.nft_set_uplinks(p, ("usb0",)) == (
-        "flush set inet hotshare_wlan0 uplinks\nadd element inet hotshare_wlan0 uplinks { \"usb0\" }\n")
-    assert render.nft_set_uplinks(p, ()) == "flush set inet hotshare_wlan0 uplinks\n"
+def test_nft_fastpath_offloads_only_what_is_accepted() -> None:
+    rs = render.nft_ruleset(plan(), fastpath=("wlan0", "ppp0"))
+    assert 'devices = { "wlan0", "ppp0" }' in rs
+    assert ('iifname "wlan0" oifname @uplinks ip saddr 192.168.12.0/24 meta l4proto { tcp, udp } '
+            "ct state established flow add @fastpath") in rs
+    assert "flowtable" not in render.nft_ruleset(plan())
+
+
+def test_nft_ruleset_with_other_uplinks() -> None:
+    assert 'elements = { "usb0" }' in render.nft_ruleset(plan(), uplinks=("usb0",))
+    assert "elements" not in render.nft_ruleset(plan(), uplinks=())
