@@ -27,6 +27,11 @@ def _run_ops(ops: list[Op]) -> list[Any]:
     with IPRoute() as ipr:
         for op in ops:
             kind, ifname = op["op"], op["ifname"]
+            if kind == "bridge_add":
+                if not ipr.link_lookup(ifname=ifname):
+                    ipr.link("add", ifname=ifname, kind="bridge")
+                results.append(True)
+                continue
             found = ipr.link_lookup(ifname=ifname)
             if not found:
                 if op.get("missing_ok"):
@@ -46,6 +51,18 @@ def _run_ops(ops: list[Op]) -> list[Any]:
                     # treat pyroute2's defaults as wildcards here
                     ipr.route("del", dst=op["dst"], oif=index, scope=op.get("scope", 0),
                               priority=op.get("metric", 0))
+                elif kind == "route_add":
+                    kw = {"dst": op["dst"], "oif": index, "priority": op.get("metric", 0)}
+                    if op.get("gateway"):
+                        kw["gateway"] = op["gateway"]
+                    ipr.route("add", **kw)
+                elif kind == "set_master":
+                    master = ipr.link_lookup(ifname=op["master"])
+                    if not master:
+                        raise NetcfgError(f"{op['master']}: no such interface")
+                    ipr.link("set", index=index, master=master[0])
+                elif kind == "link_del":
+                    ipr.link("del", index=index)
                 elif kind == "link_up":
                     ipr.link("set", index=index, state="up")
                 elif kind == "link_down":

@@ -27,6 +27,7 @@ class Facts:
     snapshot: Snapshot
     wireless: bool                              # the downstream has a cfg80211 phy
     servers_file: tuple[ipaddress.IPv4Address, ...] = ()  # server= lines of DNS_SERVERS_FILE
+    wifi_uplinks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # name -> (iftype, 4addr)
     rundir: str = "/run/hotshare"
     statedir: str = "/var/lib/hotshare"
 
@@ -90,6 +91,11 @@ class Plan:
     upstream_dns: tuple[ipaddress.IPv4Address, ...]
     table: str                          # our nftables table (family inet)
     sysctls: dict[str, str] = field(default_factory=dict)
+    bridge: str = ""                    # SHARE_METHOD=bridge: the bridge joining AP and uplink
+
+    @property
+    def runs_dnsmasq(self) -> bool:     # bridged clients get DHCP from the uplink's network
+        return not self.cfg.no_dnsmasq and not self.bridge
 
     @property
     def subnet(self) -> ipaddress.IPv4Network:
@@ -168,8 +174,6 @@ def forwarding_sysctls(ap: str, uplinks: tuple[str, ...]) -> dict[str, str]:
 
 
 def make_plan(cfg: HotspotConfig, facts: Facts) -> Plan:
-    if cfg.share_method == "bridge":
-        raise ConfigError("SHARE_METHOD", "bridge is not supported yet", "use SHARE_METHOD=nat")
     snap = facts.snapshot
     if snap.link(cfg.wifi_iface) is None:
         raise ConfigError("WIFI_IFACE", f"there is no interface {cfg.wifi_iface}",
@@ -178,6 +182,10 @@ def make_plan(cfg: HotspotConfig, facts: Facts) -> Plan:
         if snap.link(up) is None and not up.startswith("ppp"):
             # A ppp link exists only while the modem is connected; others must exist.
             raise ConfigError("INTERNET_IFACE", f"there is no interface {up}", "check `ip link`")
+    bridge = ""
+    if cfg.share_method == "bridge":
+        bridge = bridge_name(cfg.wifi_iface)
+        check_bridgeable(cfg.uplinks[0], facts.wifi_uplinks)
     gw = choose_gateway(cfg, snap)
     uplinks, best = current_uplinks(cfg, snap) if cfg.share_method == "nat" else ((), None)
     upstream = cfg.upstream_dns or facts.servers_file
@@ -188,7 +196,27 @@ def make_plan(cfg: HotspotConfig, facts: Facts) -> Plan:
         upstream_dns=upstream, table=table_name(cfg.wifi_iface),
         sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
                  if cfg.share_method == "nat" else {}),
+        bridge=bridge,
     )
+
+
+def bridge_name(ap: str) -> str:
+    return f"hs-{ap}"[:15]
+
+
+def check_bridgeable(uplink: str, wifi_uplinks: dict[str, tuple[str, bool]]) -> None:
+    """Seed 002: a Wi-Fi interface in station (managed) mode cannot join a
+    bridge: with 3-address 802.11 frames the upstream AP accepts only the
+    station's own MAC, so the kernel marks it IFF_DONT_BRIDGE and refuses
+    with "Operation not supported". Say so before changing anything."""
+    if uplink not in wifi_uplinks:
+        return
+    iftype, four_addr = wifi_uplinks[uplink]
+    if iftype in ("managed", "IBSS") and not four_addr:
+        raise ConfigError("SHARE_METHOD", f"bridge mode cannot include {uplink}: the kernel refuses to bridge "
+                          f"a Wi-Fi client interface ({iftype} mode, 3-address frames)",
+                          "use SHARE_METHOD=nat, or `iw dev " + uplink + " set 4addr on` if the upstream "
+                          "AP supports 4-address (WDS) mode")
 
 
 def parse_servers_file(text: str) -> tuple[ipaddress.IPv4Address, ...]:

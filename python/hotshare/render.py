@@ -28,6 +28,8 @@ def hostapd_conf(plan: Plan, mask_secret: bool = False) -> str:
         f"ignore_broadcast_ssid={1 if cfg.hidden else 0}",
         f"ap_isolate={1 if cfg.isolate_clients else 0}",
     ]
+    if plan.bridge:  # hostapd adds the interface to the bridge once it is in AP mode
+        lines.append(f"bridge={plan.bridge}")
     if cfg.country:
         lines += [f"country_code={cfg.country}", "ieee80211d=1"]
     if cfg.ieee80211n or cfg.ieee80211ac:

@@ -16,6 +16,7 @@ import os
 import selectors
 import signal
 import socket
+import subprocess
 import time
 from typing import Any, Callable
 
@@ -46,8 +47,19 @@ def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
                 servers = parse_servers_file(f.read())
         except OSError:
             pass
+    wifi_uplinks = {u: wifi_mode(u) for u in cfg.uplinks if rtnl.is_wireless(u)}
     return Facts(snapshot=rtnl.snapshot(), wireless=rtnl.is_wireless(cfg.wifi_iface),
-                 servers_file=servers, rundir=rundir, statedir=statedir)
+                 servers_file=servers, rundir=rundir, statedir=statedir, wifi_uplinks=wifi_uplinks)
+
+
+def wifi_mode(iface: str) -> tuple[str, bool]:
+    """(interface type, 4-address mode) as `iw dev IFACE info` reports them."""
+    iw = daemons.find_binary("iw")
+    if iw is None:
+        return ("managed", False)  # what a client interface is unless told otherwise
+    out = subprocess.run([iw, "dev", iface, "info"], capture_output=True, text=True, check=False).stdout
+    iftype = next((ln.split()[1] for ln in out.splitlines() if ln.strip().startswith("type ")), "managed")
+    return iftype, "4addr: on" in out
 
 
 def marker(paths: Paths) -> str:
@@ -117,8 +129,12 @@ class Hotspot:
             if isinstance(e, (StartError, KeyboardInterrupt)):
                 raise
             raise StartError(str(e) or e.__class__.__name__) from e
-        log.info("hotspot ready on %s: subnet %s, gateway %s, uplink %s",
-                 self.cfg.wifi_iface, self.plan.subnet, self.plan.gateway.ip, self.best_uplink or "none yet")
+        if self.plan.bridge:
+            log.info("hotspot ready on %s, bridged to %s through %s", self.cfg.wifi_iface,
+                     self.cfg.uplinks[0], self.plan.bridge)
+        else:
+            log.info("hotspot ready on %s: subnet %s, gateway %s, uplink %s", self.cfg.wifi_iface,
+                     self.plan.subnet, self.plan.gateway.ip, self.best_uplink or "none yet")
         if on_ready:
             on_ready()
 
@@ -127,15 +143,17 @@ class Hotspot:
         fsutil.ensure_dir(p.workdir, 0o700)
         fsutil.ensure_dir(p.statedir, 0o755)
         fsutil.atomic_write(p.pidfile, f"{os.getpid()}\n", 0o644)
-        j.extra = {"subnet": str(self.plan.subnet), "gateway": str(self.plan.gateway.ip),
-                   "table": self.plan.table, "wireless": str(self.plan.wireless)}
+        j.extra = ({"mode": "bridge", "bridge": self.plan.bridge} if self.plan.bridge else
+                   {"mode": self.cfg.share_method, "subnet": str(self.plan.subnet),
+                    "gateway": str(self.plan.gateway.ip), "table": self.plan.table})
+        j.extra["wireless"] = str(self.plan.wireless)
         j.save()
 
         if self.plan.wireless:
             fsutil.atomic_write(p.hostapd_conf, render.hostapd_conf(self.plan), 0o600)
             fsutil.atomic_write(p.accept_file, render.mac_list(self.cfg.mac_accept), 0o600)
             fsutil.atomic_write(p.deny_file, render.mac_list(self.cfg.mac_deny), 0o600)
-        if not self.cfg.no_dnsmasq:
+        if self.plan.runs_dnsmasq:
             fsutil.atomic_write(p.dnsmasq_conf, render.dnsmasq_conf(self.plan), 0o600)
 
         link = rtnl.snapshot().link(self.cfg.wifi_iface)
@@ -162,7 +180,7 @@ class Hotspot:
             j.save()
             self._load_ruleset(self.uplinks)
 
-        if not self.cfg.no_dnsmasq:  # bind-interfaces: the address must exist first
+        if self.plan.runs_dnsmasq:  # bind-interfaces: the address must exist first
             self._start_child("dnsmasq", [self._binary("dnsmasq"), "-k", "-C", p.dnsmasq_conf,
                                           f"--pid-file={p.workdir}/dnsmasq.pid"],
                               # logged once its sockets are bound
@@ -208,6 +226,9 @@ class Hotspot:
             j.orig_mac = netcfg.run([{"op": "get_mac", "ifname": iface}])[0]
             ops += [{"op": "link_down", "ifname": iface},
                     {"op": "set_mac", "ifname": iface, "mac": self.cfg.new_macaddr}]
+        if self.plan.bridge:
+            netcfg.run(ops + self._bridge_ops())
+            return
         gw = str(self.plan.gateway)
         if gw not in j.addresses:
             j.addresses.append(gw)
@@ -216,6 +237,30 @@ class Hotspot:
                 {"op": "link_up", "ifname": iface}]
         netcfg.run(ops)
         self._evict_foreign(rtnl.snapshot())
+
+    def _bridge_ops(self) -> list[netcfg.Op]:
+        """Join the uplink (and a wired downstream; hostapd adds a radio
+        itself) to a bridge of ours. The uplink's addresses and gateway
+        routes move to the bridge so the board stays reachable; the journal
+        keeps them to move back."""
+        j, br, up = self.journal, self.plan.bridge, self.cfg.uplinks[0]
+        snap = rtnl.snapshot()
+        if not j.bridge:
+            j.bridge, j.uplink = br, up
+            j.moved_addresses = [str(a) for a in snap.addresses_of(up)]
+            j.moved_routes = [{"dst": str(r.dst), "gateway": str(r.gateway), "metric": r.metric}
+                              for r in snap.routes if r.ifname == up and r.table == 254 and r.gateway]
+            j.save()
+        ops: list[netcfg.Op] = [{"op": "bridge_add", "ifname": br}]
+        ops += [{"op": "addr_del", "ifname": up, "address": a, "missing_ok": True} for a in j.moved_addresses]
+        ops += [{"op": "set_master", "ifname": up, "master": br}, {"op": "link_up", "ifname": up}]
+        if not self.plan.wireless:
+            ops += [{"op": "set_master", "ifname": self.cfg.wifi_iface, "master": br},
+                    {"op": "link_up", "ifname": self.cfg.wifi_iface}]
+        ops += [{"op": "addr_add", "ifname": br, "address": a, "missing_ok": True} for a in j.moved_addresses]
+        ops += [{"op": "link_up", "ifname": br}]
+        ops += [{"op": "route_add", "ifname": br, "missing_ok": True, **r} for r in j.moved_routes]
+        return ops
 
     def _evict_foreign(self, snap: rtnl.Snapshot) -> None:
         """Remove addresses and routes another program put on the hotspot
@@ -387,11 +432,11 @@ class Hotspot:
             return
         snap = rtnl.snapshot()
         self._follow_ap_link(snap)
-        if self.ap_present:
+        if self.ap_present and not self.plan.bridge:
             self._evict_foreign(snap)
         if self.cfg.share_method == "nat":
             self._follow_uplinks(snap)
-        hit = collisions(self.plan.subnet, snap, self.cfg.wifi_iface)
+        hit = [] if self.plan.bridge else collisions(self.plan.subnet, snap, self.cfg.wifi_iface)
         if hit:
             log.error("the hotspot subnet %s now overlaps the %s: clients may lose the uplink; "
                       "restart hotshare to pick a free subnet", self.plan.subnet, hit[0])

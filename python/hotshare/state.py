@@ -29,6 +29,10 @@ class Journal:
     sysctls: dict[str, str] = field(default_factory=dict)   # name -> value before
     children: dict[str, int] = field(default_factory=dict)  # name -> pid
     released: list[str] = field(default_factory=list)       # managers told to let go
+    bridge: str = ""                                         # bridge mode: our bridge
+    uplink: str = ""                                         # the uplink joined to it
+    moved_addresses: list[str] = field(default_factory=list)  # the uplink's, moved to the bridge
+    moved_routes: list[dict[str, object]] = field(default_factory=list)
     link_was_down: bool = False
     orig_mac: str = ""
     extra: dict[str, str] = field(default_factory=dict)      # public facts for status
@@ -105,6 +109,10 @@ def undo(j: Journal, marker: str) -> list[str]:
         ops.append({"op": "set_mac", "ifname": j.iface, "mac": j.orig_mac, "missing_ok": True})
     if j.link_was_down:
         ops.append({"op": "link_down", "ifname": j.iface, "missing_ok": True})
+    if j.bridge:  # deleting the bridge frees its ports; then the uplink gets its own back
+        ops.append({"op": "link_del", "ifname": j.bridge, "missing_ok": True})
+        ops += [{"op": "addr_add", "ifname": j.uplink, "address": a, "missing_ok": True} for a in j.moved_addresses]
+        ops += [{"op": "route_add", "ifname": j.uplink, "missing_ok": True, **r} for r in j.moved_routes]
     try:
         netcfg.run(ops)
     except netcfg.NetcfgError as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+
 from hotshare.config import ConfigError, from_mapping
 from hotshare.plan import Facts, dhcp_range, make_plan, parse_servers_file
 from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
@@ -109,3 +110,15 @@ def test_missing_interfaces_are_reported() -> None:
 def test_servers_file_takes_only_valid_server_lines() -> None:
     text = "server=223.5.5.5\nserver=223.6.6.6\nno-resolv\ninterface=ppp0\nserver=/corp/10.0.0.1\nserver=bad\n"
     assert [str(s) for s in parse_servers_file(text)] == ["223.5.5.5", "223.6.6.6"]
+
+
+def test_bridge_mode_refuses_a_wifi_client_uplink_and_says_why() -> None:
+    s = snap({"wlan1": ["192.168.1.20/24"]})
+    facts = Facts(snapshot=s, wireless=True, wifi_uplinks={"wlan1": ("managed", False)})
+    with pytest.raises(ConfigError, match=r"^SHARE_METHOD: bridge mode cannot include wlan1: the kernel refuses "
+                                          r"to bridge a Wi-Fi client interface .*; use SHARE_METHOD=nat, or "
+                                          r"`iw dev wlan1 set 4addr on`"):
+        make_plan(cfg(SHARE_METHOD="bridge", INTERNET_IFACE="wlan1"), facts)
+    four_addr = Facts(snapshot=s, wireless=True, wifi_uplinks={"wlan1": ("managed", True)})
+    p = make_plan(cfg(SHARE_METHOD="bridge", INTERNET_IFACE="wlan1"), four_addr)
+    assert p.bridge == "hs-wlan0" and not p.runs_dnsmasq and p.sysctls == {}
