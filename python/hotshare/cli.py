@@ -83,6 +83,9 @@ def _up_options(p: argparse.ArgumentParser) -> None:
     a("--no-dns", dest="NO_DNS", action="store_const", const="1", help="no DNS server on the hotspot")
     a("--no-dnsmasq", dest="NO_DNSMASQ", action="store_const", const="1", help="no DHCP or DNS at all")
     a("--no-haveged", dest="NO_HAVEGED", action="store_const", const="1", help="accepted for compatibility")
+    a("--firewall", dest="FIREWALL", metavar="auto|insert|ignore",
+      help="when another firewall drops hotspot traffic: fix Docker/iptables/firewalld and refuse "
+           "otherwise (auto), also insert rules into other nftables tables (insert), or only warn (ignore)")
     a("--passphrase-file", dest="PASSPHRASE_FILE", metavar="FILE", help="read the passphrase from FILE")
     a("--config", metavar="FILE", help="read settings from a create_ap.conf-style file")
     a("--daemon", action="store_true", help="run in the background; return once the hotspot is ready")

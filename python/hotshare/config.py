@@ -71,6 +71,7 @@ class HotspotConfig:
     driver: str = "nl80211"
     new_macaddr: str = ""
     daemonize: bool = False
+    firewall: str = "auto"                 # what to do about other firewalls that drop our traffic
 
     @property
     def band_channel(self) -> int:
@@ -212,7 +213,7 @@ KNOWN_KEYS = (
     "FREQ_BAND", "NEW_MACADDR", "DAEMONIZE", "NO_HAVEGED", "WIFI_IFACE", "INTERNET_IFACE",
     "SSID", "PASSPHRASE", "USE_PSK",
     # hotshare's own keys
-    "PASSPHRASE_FILE", "MAC_FILTER_DENY", "UPSTREAM_DNS", "DNS_SERVERS_FILE",
+    "PASSPHRASE_FILE", "MAC_FILTER_DENY", "UPSTREAM_DNS", "DNS_SERVERS_FILE", "FIREWALL",
 )
 
 
@@ -326,8 +327,14 @@ def from_mapping(raw: Mapping[str, str],
         mac_filter=mac_filter, mac_accept=mac_accept, mac_deny=mac_deny, share_method=share,
         ieee80211n=_bool("IEEE80211N", get("IEEE80211N")), ieee80211ac=ieee80211ac,
         ht_capab=ht, vht_capab=vht, driver=driver, new_macaddr=new_mac,
-        daemonize=_bool("DAEMONIZE", get("DAEMONIZE")),
+        daemonize=_bool("DAEMONIZE", get("DAEMONIZE")), firewall=_firewall_mode(get("FIREWALL")),
     )
+
+
+def _firewall_mode(value: str) -> str:
+    from .firewall import parse_mode  # firewall.py imports this module
+
+    return parse_mode(value)
 
 
 def require_ap_settings(cfg: HotspotConfig) -> None:

@@ -20,7 +20,7 @@ import subprocess
 import time
 from typing import Any, Callable
 
-from . import daemons, fsutil, guard, netcfg, nft, render, rtnl, sysctl
+from . import daemons, firewall, fsutil, guard, netcfg, nft, render, rtnl, sysctl
 from .config import ConfigError, HotspotConfig
 from .hostapd_ctrl import CtrlError, HostapdCtrl
 from .plan import Facts, Paths, Plan, collisions, current_uplinks, forwarding_sysctls, make_plan, parse_servers_file
@@ -179,12 +179,37 @@ class Hotspot:
             j.table = self.plan.table
             j.save()
             self._load_ruleset(self.uplinks)
+            self._pass_other_firewalls(starting=True)
 
         if self.plan.runs_dnsmasq:  # bind-interfaces: the address must exist first
             self._start_child("dnsmasq", [self._binary("dnsmasq"), "-k", "-C", p.dnsmasq_conf,
                                           f"--pid-file={p.workdir}/dnsmasq.pid"],
                               # logged once its sockets are bound
                               ready_marker="started, version")
+
+    def _pass_other_firewalls(self, starting: bool) -> None:
+        """Seed 001: another firewall's forward chain (Docker's policy drop)
+        drops what our table accepts. Make our traffic pass where that is
+        known to be safe; otherwise refuse to start half-working, naming the
+        table and chain that drops (FIREWALL=insert|ignore to override)."""
+        ap = self.cfg.wifi_iface
+        firewall.remove_leftovers(ap)
+        analysis = firewall.analyse(firewall.current_ruleset(), ap, self.uplinks, self.plan.subnet, self.plan.table)
+        actions, blockers = firewall.plan_actions(analysis, self.cfg.firewall)
+        for note in firewall.notes(analysis, self.cfg.firewall):
+            log.warning("%s", note)
+        if blockers:
+            if starting:
+                raise StartError(blockers[0])
+            log.error("%s", blockers[0])
+        j = self.journal
+        j.firewall = []
+        for action in actions:
+            j.firewall.append(action.to_dict())  # journaled before it is applied
+            j.save()
+            j.firewall[-1] = firewall.apply(action)
+            j.save()
+            log.info("made hotspot traffic pass %s", action.why)
 
     def _fastpath_devices(self, snap: rtnl.Snapshot) -> tuple[str, ...]:
         """A flowtable may only name devices that exist (ppp0 comes and goes)."""
@@ -474,7 +499,8 @@ class Hotspot:
             self.uplinks = uplinks
             try:
                 self._load_ruleset(uplinks, snap)
-            except nft.NftError as e:
+                self._pass_other_firewalls(starting=False)
+            except (nft.NftError, OSError, RuntimeError) as e:
                 log.error("cannot update the ruleset: %s", e)
             log.info("uplinks now: %s", ", ".join(uplinks) or "none")
         for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():

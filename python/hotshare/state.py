@@ -15,7 +15,7 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field
 
-from . import fsutil, guard, netcfg, nft, sysctl
+from . import firewall, fsutil, guard, netcfg, nft, sysctl
 
 log = logging.getLogger("hotshare")
 
@@ -29,6 +29,7 @@ class Journal:
     sysctls: dict[str, str] = field(default_factory=dict)   # name -> value before
     children: dict[str, int] = field(default_factory=dict)  # name -> pid
     released: list[str] = field(default_factory=list)       # managers told to let go
+    firewall: list[dict[str, object]] = field(default_factory=list)  # rules put in other firewalls
     bridge: str = ""                                         # bridge mode: our bridge
     uplink: str = ""                                         # the uplink joined to it
     moved_addresses: list[str] = field(default_factory=list)  # the uplink's, moved to the bridge
@@ -98,6 +99,17 @@ def undo(j: Journal, marker: str) -> list[str]:
     problems: list[str] = []
     stop_children(j.children, marker)
     j.children.clear()
+    for record in reversed(j.firewall):
+        try:
+            firewall.undo(record)
+        except (OSError, RuntimeError, ValueError) as e:
+            problems.append(f"firewall: {e}")
+    if j.firewall or j.table:  # also finds our rules when a crash beat the journal
+        try:
+            firewall.remove_leftovers(j.iface)
+        except (OSError, RuntimeError, ValueError) as e:
+            problems.append(f"firewall: {e}")
+    j.firewall = []
     if j.table:
         try:
             nft.delete_table(j.table)
