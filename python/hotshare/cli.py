@@ -14,10 +14,11 @@ import logging
 import logging.handlers
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import __version__
-from .config import ConfigError, from_mapping, read_conf_file, require_ap_settings, to_conf_text
+from .config import ConfigError, HotspotConfig, from_mapping, read_conf_file, require_ap_settings, to_conf_text
+from .plan import Paths, Plan
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
 SUBCOMMANDS = ("up", "down", "status", "clients", "list", "doctor")
@@ -88,6 +89,7 @@ def _up_options(p: argparse.ArgumentParser) -> None:
            "otherwise (auto), also insert rules into other nftables tables (insert), or only warn (ignore)")
     a("--passphrase-file", dest="PASSPHRASE_FILE", metavar="FILE", help="read the passphrase from FILE")
     a("--config", metavar="FILE", help="read settings from a create_ap.conf-style file")
+    a("--config-once", metavar="FILE", help=argparse.SUPPRESS)  # like --config, then deleted
     a("--daemon", action="store_true", help="run in the background; return once the hotspot is ready")
     a("--dry-run", action="store_true", help="print what would be done and change nothing")
     a("-v", "--verbose", action="store_true", help="debug logging")
@@ -144,7 +146,8 @@ def _sub_parser() -> argparse.ArgumentParser:
 # -- building the configuration --------------------------------------------------
 
 def raw_settings(ns: argparse.Namespace) -> dict[str, str]:
-    raw: dict[str, str] = read_conf_file(ns.config) if ns.config else {}
+    conf = ns.config or getattr(ns, "config_once", None)
+    raw: dict[str, str] = read_conf_file(conf) if conf else {}
     for key, value in vars(ns).items():
         if key.isupper() and value is not None:
             raw[key] = value
@@ -186,7 +189,7 @@ def setup_logging(verbose: bool, to_syslog: bool) -> None:
 
 
 def cmd_up(ns: argparse.Namespace) -> int:
-    from . import render, service  # the service's imports are needed only here
+    from . import service  # the service's imports are needed only here
 
     raw = raw_settings(ns)
     if getattr(ns, "mkconfig", None):
@@ -194,6 +197,8 @@ def cmd_up(ns: argparse.Namespace) -> int:
         atomic_write(ns.mkconfig, to_conf_text(raw), 0o600)  # it may hold the passphrase
         print(f"wrote {ns.mkconfig}")
         return EXIT_OK
+    if ns.config_once:  # written by _hide_secret_argv below: read once, then gone
+        os.unlink(ns.config_once)
     cfg = from_mapping(raw)
     daemon = ns.daemon or cfg.daemonize
     setup_logging(ns.verbose, to_syslog=False)
@@ -201,24 +206,36 @@ def cmd_up(ns: argparse.Namespace) -> int:
         plan = service.plan_for(cfg, rundir(), statedir())
         if plan.wireless:
             require_ap_settings(cfg)
-        print_plan(plan, render)
+        print_plan(plan)
         return EXIT_OK
     if os.geteuid() != 0:
         raise UsageError("must run as root: it configures interfaces, nftables and daemons")
+    if len(ns.positionals) == 4:
+        _hide_secret_argv(raw, ns)  # does not return
 
-    from .plan import Paths
     paths = Paths(rundir(), statedir(), cfg.wifi_iface)
     if daemon:
-        return _daemonize(lambda notify: _serve(cfg, paths, ns.verbose, True, notify))
-    return _serve(cfg, paths, ns.verbose, False, None)
+        return _daemonize(lambda notify: _serve(cfg, paths, True, notify))
+    return _serve(cfg, paths, False, None)
 
 
-def _serve(cfg: object, paths: object, verbose: bool, daemon: bool, notify: object) -> int:
+def _hide_secret_argv(raw: dict[str, str], ns: argparse.Namespace) -> None:
+    """create_ap takes the passphrase as an argument, where every user of
+    `ps` can read it for as long as the hotspot runs. Hand the settings to
+    a fresh process through a root-only file instead, and exec it."""
+    from .fsutil import atomic_write, ensure_dir
+
+    ensure_dir(rundir(), 0o755)
+    path = os.path.join(rundir(), f".{raw['WIFI_IFACE']}.{os.getpid()}.conf")
+    atomic_write(path, to_conf_text(raw), 0o600)
+    argv = [sys.executable, "-m", "hotshare", "up", "--config-once", path]
+    argv += ["--daemon"] * bool(ns.daemon) + ["-v"] * bool(ns.verbose)
+    os.execv(sys.executable, argv)
+
+
+def _serve(cfg: HotspotConfig, paths: Paths, daemon: bool, notify: Callable[[], None] | None) -> int:
     from . import service
-    from .config import HotspotConfig
-    from .plan import Paths
 
-    assert isinstance(cfg, HotspotConfig) and isinstance(paths, Paths)
     lock = service.Lock(paths)
     try:
         service.clean_leftovers(paths)
@@ -226,7 +243,7 @@ def _serve(cfg: object, paths: object, verbose: bool, daemon: bool, notify: obje
         if plan.wireless:
             require_ap_settings(cfg)
         hs = service.Hotspot(cfg, plan, foreground=not daemon)
-        hs.start(on_ready=notify if callable(notify) else None)
+        hs.start(on_ready=notify)
         try:
             hs.run()
         finally:
@@ -236,7 +253,7 @@ def _serve(cfg: object, paths: object, verbose: bool, daemon: bool, notify: obje
     return EXIT_OK
 
 
-def _daemonize(body: object) -> int:
+def _daemonize(body: Callable[[Callable[[], None]], int]) -> int:
     """Fork; the parent returns once the child reports ready or failed."""
     rfd, wfd = os.pipe()
     pid = os.fork()
@@ -267,7 +284,6 @@ def _daemonize(body: object) -> int:
 
     code = EXIT_FAIL
     try:
-        assert callable(body)
         code = body(notify)
     except ConfigError as e:
         log.error("%s", e)
@@ -283,11 +299,9 @@ def _daemonize(body: object) -> int:
     os._exit(code)
 
 
-def print_plan(plan: object, render: object) -> None:
+def print_plan(plan: Plan) -> None:
     from . import render as r
-    from .plan import Plan
 
-    assert isinstance(plan, Plan)
     print(f"# interface {plan.cfg.wifi_iface} ({'Wi-Fi AP' if plan.wireless else 'wired'})")
     print(f"# subnet {plan.subnet}, gateway {plan.gateway.ip}, DHCP {plan.dhcp_range[0]}-{plan.dhcp_range[1]}")
     print(f"# uplinks: {', '.join(plan.uplinks) or 'none'}; now via {plan.best_uplink or 'none'}")
@@ -322,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return control.list_running(ns.json)
         if ns.list_clients:
             return control.clients(ns.list_clients, ns.json)
-        if not ns.positionals and not ns.config and not ns.mkconfig:
+        if not ns.positionals and not ns.config and not ns.config_once and not ns.mkconfig:
             _legacy_parser().print_usage(sys.stderr)
             return EXIT_USAGE
         return cmd_up(ns)

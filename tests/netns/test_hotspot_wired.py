@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 from board import PPP0, WEB, Board, running
 from lab.proc import wait_until
@@ -161,3 +162,13 @@ for host in sys.argv[1:]:
         c.close()
 print(json.dumps({"open": found}))
 """
+
+
+def test_a_passphrase_given_as_an_argument_does_not_stay_in_the_process_list(board: Board) -> None:
+    secret = "not for ps 12345"
+    board.hotshare("up", "--daemon", "--dns-server", PPP0.gateway, "lan0", "ppp0", "MyNet", secret)
+    cmdline = (Path(f"/proc/{board.pid()}/cmdline")).read_bytes().decode()
+    assert secret not in cmdline and "MyNet" not in cmdline
+    leftovers = [p for p in board.rundir.rglob("*") if p.is_file() and secret in p.read_text(errors="replace")]
+    assert leftovers == []  # the hand-over file is gone once read
+    assert board.status()["running"] is True
