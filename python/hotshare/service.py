@@ -436,8 +436,11 @@ class Hotspot:
             child.reaped(255)
 
     def _on_output(self, child: daemons.Child) -> None:
-        if child.read_output() is None and child.proc and child.proc.stdout:
+        lines = child.read_output()
+        if lines is None and child.proc and child.proc.stdout:
             self._unregister(child.proc.stdout)  # EOF: the exit comes as SIGCHLD
+        elif child.name == "hostapd" and self.ctrl is None and any("AP-ENABLED" in ln for ln in lines or ()):
+            self._hostapd_enabled()  # a restarted hostapd: attach to its events again
 
     def _on_ctrl(self) -> None:
         assert self.ctrl
@@ -473,8 +476,7 @@ class Hotspot:
         self.ap_present = present
         if not present:
             log.error("%s disappeared; waiting for it to come back", self.cfg.wifi_iface)
-            for child in self.children.values():
-                child.stop()
+            self._stop_children()
             return
         log.info("%s is back; restoring the hotspot", self.cfg.wifi_iface)
         try:
@@ -534,12 +536,18 @@ class Hotspot:
         self._teardown()
         log.info("hotspot on %s stopped; everything it changed is restored", self.cfg.wifi_iface)
 
-    def _teardown(self) -> None:
-        for child in self.children.values():
-            child.stop()
+    def _stop_children(self) -> None:
         if self.ctrl:
+            self._unregister(self.ctrl)
             self.ctrl.close()
             self.ctrl = None
+        for child in self.children.values():
+            if child.proc and child.proc.stdout:
+                self._unregister(child.proc.stdout)  # its fd number will be reused
+            child.stop()
+
+    def _teardown(self) -> None:
+        self._stop_children()
         problems = undo(self.journal, marker(self.paths))
         for problem in problems:
             log.error("cleanup: %s", problem)
