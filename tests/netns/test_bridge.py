@@ -44,7 +44,8 @@ def test_phone_gets_its_address_from_the_upstream_network(lan_board: Board) -> N
     assert b.status()["mode"] == "bridge"
 
     lease = b.dhcp()
-    assert ipaddress.IPv4Address("192.168.50.100") <= ipaddress.IPv4Address(lease["ip"]) <= ipaddress.IPv4Address("192.168.50.150")
+    first, last = ipaddress.IPv4Address("192.168.50.100"), ipaddress.IPv4Address("192.168.50.150")
+    assert first <= ipaddress.IPv4Address(lease["ip"]) <= last
     assert lease["router"] == "192.168.50.1"
     assert b.fetch() == lease["ip"]  # no NAT: the server sees the phone itself
     assert b.board.ipv4_addresses("hs-lan0") == ["192.168.50.2/24"]  # the board kept its address
