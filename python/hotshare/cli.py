@@ -315,6 +315,11 @@ def print_plan(plan: Plan) -> None:
         print(f"# nft -f -\n{r.nft_ruleset(plan)}")
 
 
+def one_line(message: str) -> str:
+    """Errors may quote what the user typed: keep them on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from . import control
 
@@ -341,10 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         return cmd_up(ns)
     except UsageError as e:
-        print(f"hotshare: {e} (see hotshare --help)", file=sys.stderr)
+        print(f"hotshare: {one_line(str(e))} (see hotshare --help)", file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as e:
-        print(f"hotshare: {e}", file=sys.stderr)
+        print(f"hotshare: {one_line(str(e))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return EXIT_FAIL
