@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import glob
 import ipaddress
 import logging
 import os
@@ -88,6 +89,8 @@ class Lock:
 
 def clean_leftovers(paths: Paths) -> bool:
     """Undo what a dead instance left (its journal), before we start."""
+    for stray in glob.glob(f"{paths.state}.tmp.*") + glob.glob(f"{paths.pidfile}.tmp.*"):
+        fsutil.remove(stray)  # an atomic write cut short: the real file is whole
     old = Journal.load(paths.state)
     if old is None:
         return False

@@ -1,0 +1,59 @@
+"""Atomic writes: a writer killed half-way never leaves a torn file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+from pathlib import Path
+
+from hotshare import fsutil
+from hotshare.state import Journal
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
+    target = tmp_path / "wlan0.state"
+    fsutil.atomic_write(str(target), "old\n")
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the "power cut": killed while writing 64 MB
+        os.close(r)
+        real_write = os.write
+
+        def slow_write(fd: int, data: bytes) -> int:
+            os.write = real_write
+            n = real_write(fd, data[: 1 << 20])
+            real_write(w, b"x")  # tell the parent we are half-way
+            os.kill(os.getpid(), signal.SIGSTOP)
+            return n
+
+        os.write = slow_write  # type: ignore[assignment]
+        fsutil.atomic_write(str(target), b"new" * (1 << 24))
+        os._exit(0)
+    os.close(w)
+    assert os.read(r, 1) == b"x"
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert target.read_text() == "old\n"
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "wlan0.state"]
+    assert leftovers and all(".tmp." in n for n in leftovers)  # a stray temp file, never the real one
+
+
+def test_secrets_are_written_root_only_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        fsutil.atomic_write(str(tmp_path / "hostapd.conf"), "wpa_passphrase=x\n", 0o600)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "hostapd.conf").stat().st_mode) == 0o600
+
+
+def test_journal_round_trip_and_a_foreign_file_is_ignored(tmp_path: Path) -> None:
+    path = str(tmp_path / "wlan0.state")
+    j = Journal(iface="wlan0", pid=42, table="hotshare_wlan0", addresses=["192.168.12.1/24"], path=path)
+    j.save()
+    back = Journal.load(path)
+    assert back is not None and (back.pid, back.table, back.addresses) == (42, "hotshare_wlan0", ["192.168.12.1/24"])
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    Path(path).write_text("{not json")
+    assert Journal.load(path) is None
