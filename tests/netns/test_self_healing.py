@@ -68,3 +68,11 @@ def test_the_interface_vanishing_and_coming_back_restores_the_hotspot(board: Boa
     assert board.fetch() == PPP0.board_ip
     err = stop(board, proc)
     assert "lan0 disappeared" in err and "lan0 is back" in err
+
+
+def test_a_subnet_that_starts_to_collide_later_is_reported(board: Board) -> None:
+    proc = foreground(board)
+    board.board.ip("addr", "add", "192.168.12.77/24", "dev", "ppp0")  # the uplink changes address
+    time.sleep(1)
+    err = stop(board, proc)
+    assert "the hotspot subnet 192.168.12.0/24 now overlaps the address 192.168.12.77/24 on ppp0" in err
