@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+
 from hotshare.config import (
     KNOWN_KEYS,
     ConfigError,
