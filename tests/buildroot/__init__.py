@@ -1,0 +1,1 @@
+"""Checks of the Buildroot external tree (configs/, package/, board/, support/)."""

@@ -1,0 +1,105 @@
+"""board/t113: the root filesystem overlay as the service reads it, the
+post-build script, the SD card layout."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BOARD = REPO / "board" / "t113"
+OVERLAY = BOARD / "rootfs_overlay"
+DEFCONFIG_TEXT = (REPO / "configs" / "hotshare_defconfig").read_text()
+SEED_DNS = ["223.5.5.5", "223.6.6.6", "119.29.29.29", "180.76.76.76"]
+
+
+def test_default_config_is_accepted_by_hotshare(tmp_path: Path) -> None:
+    config = pytest.importorskip("hotshare.config")
+    raw = config.parse_conf_text((OVERLAY / "etc/hotshare/hotshare.conf").read_text())
+    assert raw["PASSPHRASE_FILE"] == "/etc/hotshare/passphrase"
+    assert "PASSPHRASE" not in raw, "every board would ship the same passphrase"
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("ABCDEFGHJKLMNPQR\n")  # what firstboot writes
+    cfg = config.from_mapping({**raw, "PASSPHRASE_FILE": str(passphrase)})
+    assert cfg.wifi_iface == "wlan0"
+    assert cfg.uplinks == ("ppp0", "usb0")
+    assert cfg.ssid == "hotshare"
+    assert cfg.country == "CN"
+    assert cfg.share_method == "nat"
+
+
+def test_dnsmasq_conf_gives_the_upstream_servers() -> None:
+    text = (OVERLAY / "etc/dnsmasq.conf").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    assert lines == [f"server={ip}" for ip in SEED_DNS] + ["no-resolv"]
+    plan = pytest.importorskip("hotshare.plan")
+    assert [str(ip) for ip in plan.parse_servers_file(text)] == SEED_DNS
+
+
+def test_extlinux_boots_the_board_dtb() -> None:
+    text = (OVERLAY / "boot/extlinux/extlinux.conf").read_text()
+    dts = re.search(r'BR2_LINUX_KERNEL_INTREE_DTS_NAME="[^"]*/([^"/]+)"', DEFCONFIG_TEXT)
+    assert dts
+    assert f"devicetree /boot/{dts.group(1)}.dtb" in text
+    assert "root=/dev/mmcblk0p1" in text
+
+
+def test_post_build(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    (target / "etc" / "init.d").mkdir(parents=True)
+    (target / "etc" / "init.d" / "S80dnsmasq").write_text("")
+    (target / "etc" / "init.d" / "S95hotshare").write_text("")
+    # as Buildroot copies an overlay: u=rwX,go=rX
+    shutil.copytree(OVERLAY, target, dirs_exist_ok=True)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    subprocess.run([str(BOARD / "post-build.sh"), str(target)], check=True)
+    assert not (target / "etc/init.d/S80dnsmasq").exists()
+    assert (target / "etc/init.d/S95hotshare").exists()
+    assert stat.S_IMODE((target / "etc/hotshare").stat().st_mode) == 0o700
+    assert stat.S_IMODE((target / "etc/hotshare/hotshare.conf").stat().st_mode) == 0o600
+
+
+@pytest.mark.skipif(shutil.which("genimage") is None, reason="needs genimage (apt-get install genimage)")
+def test_sdcard_layout(tmp_path: Path) -> None:
+    """U-Boot with its SPL at 8 KiB, where the T113 boot ROM looks; the root
+    filesystem as the first (bootable) partition."""
+    inputs = tmp_path / "images"
+    inputs.mkdir()
+    spl = bytes(range(256)) * 2048  # 512 KiB
+    (inputs / "u-boot-sunxi-with-spl.bin").write_bytes(spl)
+    (inputs / "rootfs.ext4").write_bytes(b"\xaa" * (4 << 20))
+    (tmp_path / "root").mkdir()
+    subprocess.run(
+        [
+            "genimage",
+            "--config",
+            str(BOARD / "genimage.cfg"),
+            "--inputpath",
+            str(inputs),
+            "--outputpath",
+            str(tmp_path / "out"),
+            "--rootpath",
+            str(tmp_path / "root"),
+            "--tmppath",
+            str(tmp_path / "tmp"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    image = (tmp_path / "out" / "sdcard.img").read_bytes()
+    assert image[8192 : 8192 + len(spl)] == spl
+    assert image[510:512] == b"\x55\xaa"
+    entry = image[446:462]
+    boot, ptype = entry[0], entry[4]
+    start, sectors = struct.unpack("<II", entry[8:16])
+    assert (boot, ptype) == (0x80, 0x83)
+    assert start * 512 >= 8192 + len(spl), "root partition overlaps U-Boot"
+    assert image[start * 512 : start * 512 + 16] == b"\xaa" * 16
+    assert sectors * 512 == 4 << 20

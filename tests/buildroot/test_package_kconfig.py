@@ -1,0 +1,155 @@
+"""The tree's Config.in files and configs/hotshare_defconfig, checked offline
+against the Buildroot symbols recorded in buildroot-symbols.txt (see
+update-symbols.py; test_real_buildroot.py checks against Buildroot itself).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import kconfiglib
+import pytest
+
+from . import br_symbols as brs
+
+REPO = brs.REPO
+
+
+@pytest.fixture(scope="module")
+def table() -> brs.SymbolTable:
+    return brs.read_symbols()
+
+
+@pytest.fixture(scope="module")
+def kconf(table: brs.SymbolTable, tmp_path_factory: pytest.TempPathFactory) -> kconfiglib.Kconfig:
+    return brs.load_tree(table, tmp_path_factory.mktemp("kconfig"))
+
+
+def pinned_version() -> str:
+    text = (REPO / "support" / "buildroot.mk").read_text()
+    match = re.search(r"^HOTSHARE_BR_VERSION := (\S+)", text, re.M)
+    assert match, "no HOTSHARE_BR_VERSION in support/buildroot.mk"
+    return match.group(1)
+
+
+def test_symbols_come_from_the_pinned_buildroot(table: brs.SymbolTable) -> None:
+    assert table.version == pinned_version(), brs.UPDATE_HINT
+
+
+def test_tree_parses_cleanly(kconf: kconfiglib.Kconfig) -> None:
+    assert kconf.warnings == []
+    assert "BR2_PACKAGE_HOTSHARE" in brs.own_symbols(kconf, REPO)
+
+
+def test_tree_refers_only_to_known_symbols(kconf: kconfiglib.Kconfig, table: brs.SymbolTable) -> None:
+    unknown = sorted(brs.referenced_symbols(kconf, REPO) - set(table.symbols))
+    assert not unknown, f"not Buildroot symbols: {', '.join(unknown)} ({brs.UPDATE_HINT})"
+
+
+def test_package_selects_what_hotshare_runs(kconf: kconfiglib.Kconfig) -> None:
+    selected = set(brs.selects(kconf, REPO)["BR2_PACKAGE_HOTSHARE"])
+    assert {
+        "BR2_PACKAGE_PYTHON_PYROUTE2",
+        "BR2_PACKAGE_PYTHON_CFFI",
+        "BR2_PACKAGE_HOSTAPD",
+        "BR2_PACKAGE_HOSTAPD_DRIVER_NL80211",
+        "BR2_PACKAGE_DNSMASQ",
+        "BR2_PACKAGE_IW",
+        "BR2_PACKAGE_NFTABLES",
+    } <= selected
+
+
+def test_selects_have_their_dependencies(kconf: kconfiglib.Kconfig, table: brs.SymbolTable) -> None:
+    problems = brs.check_selects(kconf, table)
+    assert not problems, "\n".join(problems)
+
+
+def test_defconfig_is_in_savedefconfig_form(kconf: kconfiglib.Kconfig, table: brs.SymbolTable) -> None:
+    problems = brs.check_defconfig(brs.DEFCONFIG.read_text(), table, brs.own_symbols(kconf, REPO))
+    assert not problems, "\n".join(problems)
+
+
+def test_defconfig_enables_hotshare() -> None:
+    values = brs.defconfig_values()
+    assert values.get("BR2_PACKAGE_HOTSHARE") == "y"
+    assert values.get("BR2_PACKAGE_PYTHON3") == "y"
+
+
+def test_defconfig_paths_exist() -> None:
+    """Every $(BR2_EXTERNAL_HOTSHARE_PATH)/... of the defconfig is in the tree;
+    its scripts are executable."""
+    text = brs.DEFCONFIG.read_text()
+    paths = re.findall(r"\$\(BR2_EXTERNAL_HOTSHARE_PATH\)(/[^\s\"]*)", text)
+    assert paths
+    for rel in paths:
+        path = REPO / rel.lstrip("/")
+        assert path.exists(), f"{rel} (in configs/hotshare_defconfig)"
+        if path.suffix == ".sh":
+            assert os.access(path, os.X_OK), f"{rel} is not executable"
+
+
+def test_package_files_installed_exist() -> None:
+    mk = (REPO / "package" / "hotshare" / "hotshare.mk").read_text()
+    names = re.findall(r"\$\(HOTSHARE_PKGDIR\)/(\S+)", mk)
+    assert {"S95hotshare", "hotshare.service", "firstboot", "hotshare.default"} <= set(names)
+    for name in names:
+        assert (REPO / "package" / "hotshare" / name).is_file(), name
+
+
+# --- The checks can fail, and say what is wrong -------------------------
+
+
+def test_bad_defconfig_is_reported(kconf: kconfiglib.Kconfig, table: brs.SymbolTable) -> None:
+    text = (
+        "BR2_arm=y\n"
+        "BR2_PACKAGE_PYTHON3=y\n"
+        "BR2_cortex_a7=y\n"  # menu order: before PYTHON3
+        "BR2_PACKAGE_NFTABLEZ=y\n"  # typo
+        "BR2_PACKAGE_PYTHON3=y\n"  # twice
+        "# BR2_PACKAGE_IW is not set\n"  # the default
+        "FOO=y\n"
+        "\n"
+    )
+    problems = brs.check_defconfig(text, table, brs.own_symbols(kconf, REPO), name="bad")
+    joined = "\n".join(problems)
+    assert "bad:3: BR2_cortex_a7 comes before BR2_PACKAGE_PYTHON3" in joined
+    assert "bad:4: BR2_PACKAGE_NFTABLEZ is not a known Buildroot symbol" in joined
+    assert "bad:5: BR2_PACKAGE_PYTHON3 already set on line 2" in joined
+    assert "bad:6: BR2_PACKAGE_IW=n is its default" in joined
+    assert "bad:7: FOO is not a Buildroot (BR2_) symbol" in joined
+    assert "bad:8: not a savedefconfig line" in joined
+    assert len(problems) == 6, joined
+
+
+def test_bad_package_is_reported(table: brs.SymbolTable, tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "package" / "foo").mkdir(parents=True)
+    (tree / "Config.in").write_text('source "$BR2_EXTERNAL_HOTSHARE_PATH/package/foo/Config.in"\n')
+    (tree / "package" / "foo" / "Config.in").write_text(
+        "config BR2_PACKAGE_FOO\n"
+        '\tbool "foo"\n'
+        "\tdepends on BR2_USE_WCHAR\n"
+        "\tselect BR2_PACKAGE_NFTABLES\n"  # also needs headers >= 3.12
+        "\tselect BR2_PACKAGE_HOSTAPD_DRIVER_NL80211X\n"  # typo
+    )
+    kconf = brs.load_tree(table, tmp_path, tree=tree)
+    unknown = brs.referenced_symbols(kconf, tree) - set(table.symbols)
+    assert unknown == {"BR2_PACKAGE_HOSTAPD_DRIVER_NL80211X"}
+    problems = brs.check_selects(kconf, table, tree=tree)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("BR2_PACKAGE_FOO selects BR2_PACKAGE_NFTABLES")
+    assert "BR2_TOOLCHAIN_HEADERS_AT_LEAST_3_12" in problems[0]
+
+
+def test_evaluate_dependencies() -> None:
+    true = {"A", "B"}
+    assert brs.evaluate("A && B", true)
+    assert not brs.evaluate("A && C", true)
+    assert brs.evaluate("C || (A && !C)", true)
+    assert not brs.evaluate("!A", true)
+    assert brs.evaluate("C = n", true)
+    assert brs.evaluate("A != n", true)
+    assert not brs.evaluate('A = "arm"', true)
+    assert brs.evaluate("y", set())
