@@ -126,8 +126,9 @@ def clients_of(iface: str) -> list[dict[str, object]]:
         stations = None
     if stations is None:  # wired downstream: the leases are all we know
         for mac, lease in leases.items():
-            out.append({"mac": mac, "ip": lease["ip"], "hostname": lease["hostname"],
+            out.append({"mac": mac, "ip": lease["ip"], "hostname": lease["hostname"] or None,
                         "signal": None, "connected_time": None})
+        _add_accounting(iface, out)
         return out
     for sta in stations:
         mac = sta["mac"].lower()
@@ -142,22 +143,23 @@ def clients_of(iface: str) -> list[dict[str, object]]:
 
 
 def _add_accounting(iface: str, out: list[dict[str, object]]) -> None:
-    """Per-client byte counts through NAT, from the conntrack table."""
+    """Per-client bytes and packets through NAT, from the conntrack table
+    (read a buffer at a time: memory does not grow with the table)."""
     j = Journal.load(paths_for(iface).state)
     if not j or "subnet" not in j.extra:
         return
     try:
-        import ipaddress
-
-        from . import accounting, conntrack
-        counts = accounting.count_by_client(conntrack.dump_raw(), ipaddress.IPv4Network(j.extra["subnet"]))
-    except Exception:  # accounting is a bonus: never fail `clients` for it
+        from . import accounting
+        counts = accounting.count_live(j.extra["subnet"], exclude=[j.extra["gateway"]])
+    except (OSError, ValueError) as e:  # accounting is a bonus: never fail `clients` for it
+        log.debug("no per-client accounting: %s", e)
         return
     for c in out:
         got = counts.get(str(c.get("ip")))
         if got is not None:
             c["internet"] = {"tx_bytes": got.tx_bytes, "tx_packets": got.tx_packets,
-                             "rx_bytes": got.rx_bytes, "rx_packets": got.rx_packets}
+                             "rx_bytes": got.rx_bytes, "rx_packets": got.rx_packets,
+                             "connections": got.connections}
 
 
 def stop(target: str, timeout: float = 15.0) -> int:

@@ -114,8 +114,10 @@ def nft_ruleset(plan: Plan, uplinks: tuple[str, ...] | None = None, fastpath: tu
         uplink_set += f"\t\telements = {{ {_set_elements(uplinks)} }}\n"
     flowtable = offload = ""
     if fastpath:
+        # counter: offloaded flows keep updating conntrack's byte counts,
+        # which `hotshare clients` reports
         flowtable = (f"\tflowtable fastpath {{\n\t\thook ingress priority filter\n"
-                     f"\t\tdevices = {{ {_set_elements(fastpath)} }}\n\t}}\n\n")
+                     f"\t\tdevices = {{ {_set_elements(fastpath)} }}\n\t\tcounter\n\t}}\n\n")
         offload = (f'\t\tiifname "{ap}" oifname @uplinks ip saddr {net} meta l4proto {{ tcp, udp }} '
                    f"ct state established flow add @fastpath\n")
     return f"""table inet {t}

@@ -172,3 +172,15 @@ def test_a_passphrase_given_as_an_argument_does_not_stay_in_the_process_list(boa
     leftovers = [p for p in board.rundir.rglob("*") if p.is_file() and secret in p.read_text(errors="replace")]
     assert leftovers == []  # the hand-over file is gone once read
     assert board.status()["running"] is True
+
+
+def test_clients_counts_each_phones_bytes_through_nat(board: Board) -> None:
+    board.up()
+    lease = board.dhcp()
+    for _ in range(3):
+        assert board.fetch() == PPP0.board_ip
+    (client,) = json.loads(board.hotshare("clients", "lan0", "--json").stdout)
+    assert client["ip"] == lease["ip"]
+    net = client["internet"]
+    assert net["connections"] >= 3 and net["tx_packets"] >= 3 * 5  # SYN, ACK, GET, ACK, FIN at least
+    assert net["rx_bytes"] >= 3 * len(PPP0.board_ip)  # the three answers came back through NAT
