@@ -162,7 +162,7 @@ def _add_accounting(iface: str, out: list[dict[str, object]]) -> None:
                              "connections": got.connections}
 
 
-def stop(target: str, timeout: float = 15.0) -> int:
+def stop(target: str, timeout: float = 90.0) -> int:
     """Stop by interface name or pid; wait until everything is undone."""
     iface = target
     if target.isdigit():

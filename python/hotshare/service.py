@@ -29,7 +29,9 @@ from .state import Journal, undo
 
 log = logging.getLogger("hotshare")
 
-READY_TIMEOUT = 20.0
+# hostapd can take several seconds to bring a slow radio up (and much longer
+# under emulation): generous, since a start that fails is undone anyway.
+READY_TIMEOUT = 60.0
 
 
 class StartError(RuntimeError):
