@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -39,7 +40,7 @@ class Child:
     started_at: float = 0.0
     failures: int = 0                 # consecutive quick exits
     restart_at: float | None = None   # monotonic time of the scheduled restart
-    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=5))
+    last_lines: deque[str] = field(default_factory=lambda: deque(maxlen=20))
     _partial: bytes = b""
 
     @property
@@ -94,7 +95,7 @@ class Child:
         ran = time.monotonic() - self.started_at
         self.failures = 1 if ran >= STABLE_AFTER else self.failures + 1
         delay = min(BACKOFF_FIRST * (2 ** (self.failures - 1)), BACKOFF_MAX) if self.failures > 1 else 0.0
-        why = self.last_lines[-1] if self.last_lines else "no output"
+        why = why_it_died(self)
         if self.failures >= REPORT_AFTER:
             log.error("%s keeps failing (%d times in a row, last: %s); next try in %.1f s",
                       self.name, self.failures, why, delay)
@@ -116,6 +117,17 @@ class Child:
             self.proc.wait()
         if self.proc.stdout:
             self.proc.stdout.close()
+
+
+_TELLING = re.compile(r"(?i)could not|failed|invalid|not supported|unknown|error|refused|in use|no such|cannot")
+
+
+def why_it_died(child: Child) -> str:
+    """The line of a child's last words that says most: hostapd ends with
+    generic 'deinit' lines after the one naming the real problem."""
+    lines = list(child.last_lines)
+    telling = [ln for ln in lines if _TELLING.search(ln)]
+    return (telling or lines or ["no output"])[-1]
 
 
 def exit_status(wait_status: int) -> int:

@@ -354,7 +354,7 @@ class Hotspot:
                     need.discard(name)
                 if not child.running or child.proc.poll() is not None:  # type: ignore[union-attr]
                     child.read_output()
-                    why = child.last_lines[-1] if child.last_lines else f"exit status {child.proc.returncode}"  # type: ignore[union-attr]
+                    why = daemons.why_it_died(child) if child.last_lines else f"exit status {child.proc.returncode}"  # type: ignore[union-attr]
                     raise StartError(f"{name} failed to start: {why}")
             if not need:
                 break

@@ -57,3 +57,16 @@ def test_journal_round_trip_and_a_foreign_file_is_ignored(tmp_path: Path) -> Non
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     Path(path).write_text("{not json")
     assert Journal.load(path) is None
+
+
+def test_a_dead_childs_most_telling_line_is_reported() -> None:
+    from hotshare.daemons import Child, why_it_died
+
+    c = Child("hostapd", ["hostapd"])
+    for line in ["wlan0: interface state UNINITIALIZED->COUNTRY_UPDATE",
+                 "Could not set channel for kernel driver", "Interface initialization failed",
+                 "wlan0: interface state COUNTRY_UPDATE->DISABLED",
+                 "nl80211: deinit ifname=wlan0 disabled_11b_rates=0"]:
+        c.last_lines.append(line)
+    assert why_it_died(c) == "Interface initialization failed"
+    assert why_it_died(Child("dnsmasq", ["dnsmasq"])) == "no output"
