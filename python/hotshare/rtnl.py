@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 NETLINK_ROUTE = 0
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_DUMP = 0x1, 0x300
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
 RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_DELADDR, RTM_GETADDR = 20, 21, 22
 RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
@@ -196,6 +196,22 @@ class RtnlSocket:
                     code = -struct.unpack_from("=i", buf, off)[0]
                     raise OSError(code, os.strerror(code))
             chunks.append(data)
+
+    def request(self, msg_type: int, flags: int, body: bytes) -> None:
+        """Send one change and wait for the kernel's acknowledgement;
+        raise OSError with the kernel's errno when it refuses."""
+        self._seq += 1
+        hdr = _NLMSGHDR.pack(_NLMSGHDR.size + len(body), msg_type, NLM_F_REQUEST | NLM_F_ACK | flags, self._seq, 0)
+        self.sock.send(hdr + body)
+        while True:
+            data = self.sock.recv(1 << 16)
+            for kind, buf, off, _end in parse_messages(data):
+                seq = _NLMSGHDR.unpack_from(buf, off - _NLMSGHDR.size)[3]
+                if kind == NLMSG_ERROR and seq == self._seq:
+                    code = -struct.unpack_from("=i", buf, off)[0]
+                    if code:
+                        raise OSError(code, os.strerror(code))
+                    return
 
     def snapshot(self) -> Snapshot:
         links = []

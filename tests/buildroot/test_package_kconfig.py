@@ -51,7 +51,6 @@ def test_tree_refers_only_to_known_symbols(kconf: kconfiglib.Kconfig, table: brs
 def test_package_selects_what_hotshare_runs(kconf: kconfiglib.Kconfig) -> None:
     selected = set(brs.selects(kconf, REPO)["BR2_PACKAGE_HOTSHARE"])
     assert {
-        "BR2_PACKAGE_PYTHON_PYROUTE2",
         "BR2_PACKAGE_PYTHON_CFFI",
         "BR2_PACKAGE_HOSTAPD",
         "BR2_PACKAGE_HOSTAPD_DRIVER_NL80211",

@@ -58,7 +58,6 @@ def test_defconfig_enables_the_package(configured: tuple[Path, str]) -> None:
         "BR2_PACKAGE_HOSTAPD_DRIVER_NL80211=y",
         "BR2_PACKAGE_HOSTAPD_WPA3=y",
         "BR2_PACKAGE_NFTABLES=y",
-        "BR2_PACKAGE_PYTHON_PYROUTE2=y",
     ):
         assert re.search(f"^{line}$", config, re.M), line
 
