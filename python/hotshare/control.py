@@ -131,6 +131,8 @@ def clients_of(iface: str) -> list[dict[str, object]]:
         _add_accounting(iface, out)
         return out
     for sta in stations:
+        if "[AUTHORIZED]" not in sta.get("flags", ""):
+            continue  # still in (or failing) the WPA handshake: not a client yet
         mac = sta["mac"].lower()
         lease = leases.get(mac, {})
         sig = sta.get("signal")

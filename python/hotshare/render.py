@@ -19,6 +19,7 @@ def hostapd_conf(plan: Plan, mask_secret: bool = False) -> str:
         f"driver={cfg.driver}",
         f"ctrl_interface={plan.paths.hostapd_ctrl}",
         "ctrl_interface_group=0",
+        "logger_syslog=0",  # its stdout reaches syslog through hotshare already
         f"ssid2={cfg.ssid.encode('utf-8').hex()}",
         "utf8_ssid=1",
         f"hw_mode={'a' if five else 'g'}",

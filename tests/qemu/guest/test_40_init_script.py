@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,10 +32,14 @@ def board_files(ap_radio: Radio, internet: Internet) -> Iterator[dict[str, str]]
     exe = Path("/usr/bin/hotshare")
     exe.write_text(f"#!/bin/sh\nPYTHONPATH={REPO / 'python'} exec {sys.executable} -m hotshare \"$@\"\n")
     exe.chmod(0o755)
+    firstboot = Path("/usr/libexec/hotshare/firstboot")  # as hotshare.mk installs it
+    firstboot.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "package" / "hotshare" / "firstboot", firstboot)
+    firstboot.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("HOTSHARE_RUNDIR", "HOTSHARE_STATEDIR")}
     yield env
     subprocess.run(["/usr/bin/hotshare", "down", ap_radio.iface], env=env, check=False, timeout=180)
-    for p in (conf, Path("/etc/hotshare/passphrase"), exe):
+    for p in (conf, Path("/etc/hotshare/passphrase"), exe, firstboot):
         p.unlink(missing_ok=True)
 
 
