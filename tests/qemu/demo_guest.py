@@ -60,7 +60,7 @@ def main() -> int:
         cli.down(ap)
         phone.teardown()
         internet.stop()
-    left = hotshare_processes() + [t for t in hotshare_nft_tables()]
+    left = hotshare_processes([sys.executable, "-m", "hotshare"]) + list(hotshare_nft_tables())
     say("stopped; nothing of hotshare is left" if not left else f"LEFT BEHIND: {json.dumps(left)}")
     print("\ndemo " + ("passed" if ok and not left else "FAILED"), flush=True)
     return 0 if ok and not left else 1
