@@ -215,8 +215,8 @@ def cmd_up(ns: argparse.Namespace) -> int:
 
     paths = Paths(rundir(), statedir(), cfg.wifi_iface)
     if daemon:
-        return _daemonize(lambda notify: _serve(cfg, paths, True, notify))
-    return _serve(cfg, paths, False, None)
+        return _daemonize(lambda notify: _serve(cfg, paths, notify))
+    return _serve(cfg, paths, None)
 
 
 def _hide_secret_argv(raw: dict[str, str], ns: argparse.Namespace) -> None:
@@ -233,7 +233,7 @@ def _hide_secret_argv(raw: dict[str, str], ns: argparse.Namespace) -> None:
     os.execv(sys.executable, argv)
 
 
-def _serve(cfg: HotspotConfig, paths: Paths, daemon: bool, notify: Callable[[], None] | None) -> int:
+def _serve(cfg: HotspotConfig, paths: Paths, notify: Callable[[], None] | None) -> int:
     from . import service
 
     lock = service.Lock(paths)
@@ -242,7 +242,7 @@ def _serve(cfg: HotspotConfig, paths: Paths, daemon: bool, notify: Callable[[], 
         plan = service.plan_for(cfg, paths.rundir, paths.statedir)
         if plan.wireless:
             require_ap_settings(cfg)
-        hs = service.Hotspot(cfg, plan, foreground=not daemon)
+        hs = service.Hotspot(cfg, plan)
         hs.start(on_ready=notify)
         try:
             hs.run()

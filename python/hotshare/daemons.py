@@ -128,7 +128,3 @@ def why_it_died(child: Child) -> str:
     lines = list(child.last_lines)
     telling = [ln for ln in lines if _TELLING.search(ln)]
     return (telling or lines or ["no output"])[-1]
-
-
-def exit_status(wait_status: int) -> int:
-    return os.waitstatus_to_exitcode(wait_status)

@@ -22,7 +22,7 @@ import time
 from typing import Any, Callable
 
 from . import daemons, firewall, fsutil, guard, netcfg, nft, render, rtnl, sysctl
-from .config import ConfigError, HotspotConfig
+from .config import HotspotConfig
 from .hostapd_ctrl import CtrlError, HostapdCtrl
 from .plan import Facts, Paths, Plan, collisions, current_uplinks, forwarding_sysctls, make_plan, parse_servers_file
 from .state import Journal, undo
@@ -105,9 +105,8 @@ def clean_leftovers(paths: Paths) -> bool:
 
 
 class Hotspot:
-    def __init__(self, cfg: HotspotConfig, plan: Plan, foreground: bool) -> None:
+    def __init__(self, cfg: HotspotConfig, plan: Plan) -> None:
         self.cfg, self.plan, self.paths = cfg, plan, plan.paths
-        self.foreground = foreground
         self.journal = Journal(iface=cfg.wifi_iface, pid=os.getpid(), path=self.paths.state)
         self.children: dict[str, daemons.Child] = {}
         self.sel = selectors.DefaultSelector()
@@ -570,4 +569,4 @@ def plan_for(cfg: HotspotConfig, rundir: str, statedir: str) -> Plan:
     return make_plan(cfg, gather_facts(cfg, rundir, statedir))
 
 
-__all__ = ["AlreadyRunning", "ConfigError", "Hotspot", "Lock", "StartError", "clean_leftovers", "plan_for"]
+__all__ = ["AlreadyRunning", "Hotspot", "Lock", "StartError", "clean_leftovers", "plan_for"]
