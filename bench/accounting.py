@@ -152,7 +152,8 @@ def _pyroute2_aggregate(subnet: str, router: str) -> Callable[[Iterable[Any]], d
 
 def _hotshare() -> tuple[Any, Any]:
     sys.path.insert(0, str(ROOT / "python"))
-    from hotshare import accounting, conntrack
+    from hotshare.netlink import ctacct as accounting
+    from hotshare.netlink import ctnetlink as conntrack
 
     return accounting, conntrack
 

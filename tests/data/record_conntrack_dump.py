@@ -6,7 +6,7 @@ masquerading two stations out of two uplinks, a port forward into a station,
 IPv6 on the LAN), runs its standard traffic with nf_conntrack_acct=1, then
 writes, from inside the router namespace:
 
-* conntrack-dump.bin   hotshare.conntrack.dump_raw(AF_UNSPEC): the kernel's
+* conntrack-dump.bin   hotshare.netlink.ctnetlink.dump_raw(AF_UNSPEC): the kernel's
                        netlink messages verbatim (IPv4 and IPv6 entries,
                        NLMSG_DONE at the end);
 * conntrack-dump.txt   ``conntrack -L -o extended,id`` taken right after;
@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "netns"))
 sys.path.insert(0, str(HERE.parents[1] / "python"))
 
-from hotshare import conntrack  # noqa: E402
+from hotshare.netlink import ctnetlink as conntrack  # noqa: E402
 from test_conntrack_live import LAN, R_LAN, CtLab, parse_conntrack_text  # noqa: E402
 
 

@@ -9,7 +9,7 @@ Topology (all names random per test, prefix ``cta``)::
 
 r masquerades out of up0/up1 and forwards tcp/8080 arriving on up0 to c2
 (a port forward).  Everything hotshare does runs inside r through
-``ip netns exec r python -m hotshare.conntrack ...``; the reference figures
+``ip netns exec r python -m hotshare.tools.conntrack ...``; the reference figures
 come from the ``conntrack`` tool and from what the traffic generator sent.
 
 Needs root, iproute2, nftables and conntrack-tools; skipped otherwise.
@@ -222,8 +222,8 @@ class CtLab:
         return proc.stdout
 
     def hotshare(self, *args: str, ns: str | None = None) -> str:
-        """``python -m hotshare.conntrack ARGS`` inside the router namespace."""
-        return self.sh(ns or self.r, PYTHON, "-m", "hotshare.conntrack", *args)
+        """``python -m hotshare.tools.conntrack ARGS`` inside the router namespace."""
+        return self.sh(ns or self.r, PYTHON, "-m", "hotshare.tools.conntrack", *args)
 
     def py(self, ns: str, code: str, *args: str) -> Any:
         """Run Python code (with args in sys.argv[1:]) in ns; it prints one JSON document."""
@@ -582,7 +582,7 @@ def test_flush_subnet_and_delete(lab: CtLab) -> None:
     assert len(mine) == 1
     gone = lab.py(
         lab.r,
-        "import json; from hotshare import conntrack as c\n"
+        "import json; from hotshare.netlink import ctnetlink as conntrack as c\n"
         f"e = [e for e in c.iter_entries(c.dump_raw()) if e.orig_src == {R_UP0!r}]\n"
         "print(json.dumps([c.delete(e[0]), c.delete(e[0])]))",
     )
@@ -599,7 +599,8 @@ def test_large_table_streams_in_chunks(lab: CtLab) -> None:
         lab.r,
         """
 import json, sys
-from hotshare import accounting, conntrack as c
+from hotshare.netlink import ctacct as accounting
+from hotshare.netlink import ctnetlink as c
 LAN, C1, X = sys.argv[1], sys.argv[2], [sys.argv[3]]
 def mine(buf):  # the burst's entries; the router's IGMP may come and go
     return sum(1 for e in c.iter_entries(buf) if e.orig_src == C1)
@@ -637,7 +638,7 @@ print(json.dumps({
 def test_ensure_acct_and_entries_without_counters(lab: CtLab) -> None:
     assert lab.hotshare("acct", "0").strip() == "1"
     quiet = lab.tool_run(lab.c1, "udp-send", S1, "5353", "100", "2")
-    previous = lab.py(lab.r, "from hotshare import conntrack as c; print(c.ensure_acct())")
+    previous = lab.py(lab.r, "from hotshare.netlink import ctnetlink as conntrack as c; print(c.ensure_acct())")
     assert previous == 0
     assert lab.hotshare("acct").strip() == "1"
     loud = lab.tool_run(lab.c1, "udp-send", S2, "5353", "100", "2")

@@ -163,7 +163,7 @@ def test_missing_interface(board: Board) -> None:
 
 
 def test_human_output_and_module_entry(board: Board) -> None:
-    proc = board.hotshare("wlan7", module="hotshare.doctor", check=False)
+    proc = board.hotshare("doctor", "wlan7", check=False)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("hotshare doctor: wlan7")

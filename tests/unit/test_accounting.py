@@ -35,7 +35,7 @@ from test_accounting_synth import (
     random_entries,
 )
 
-from hotshare import conntrack
+from hotshare.netlink import ctnetlink as conntrack
 
 SUBNET = "10.42.0.0/23"
 ROUTER = "10.42.0.1"
@@ -453,7 +453,7 @@ class Blocker:
             raise ImportError("blocked for the test")
         return None
 sys.meta_path.insert(0, Blocker())
-from hotshare import accounting
+from hotshare.netlink import ctacct as accounting
 print(accounting.backend())
 """
 

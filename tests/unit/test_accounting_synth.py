@@ -353,7 +353,7 @@ def load_accounting() -> ModuleType:
     pytest.importorskip("cffi")
     ensure_cext()
     os.environ.pop("HOTSHARE_NO_CEXT", None)
-    import hotshare.accounting as accounting
+    import hotshare.netlink.ctacct as accounting
 
     if accounting.backend() != "c":
         accounting = importlib.reload(accounting)

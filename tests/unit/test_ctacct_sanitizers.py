@@ -21,7 +21,8 @@ import pytest
 from test_accounting import MALFORMED
 from test_accounting_synth import RECORDED_DUMP, ROOT, encode_dump, random_entries
 
-from hotshare import accounting, conntrack
+from hotshare.netlink import ctacct as accounting
+from hotshare.netlink import ctnetlink as conntrack
 
 CSRC = ROOT / "csrc"
 SAN_ENV = {

@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from hotshare import doctor
+from hotshare.cli.doctor import load_config, run_doctor
 from hotshare.config import from_mapping
-from hotshare.doctor import Context, DnsResult, Finding, Proc, Rfkill, Sock
-from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+from hotshare.doctor import checks as doctor
+from hotshare.doctor.checks import Context, DnsResult, Finding, Proc, Rfkill, Sock
+from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
 
 UP = IFF_UP | IFF_LOWER_UP
 
@@ -490,11 +491,11 @@ def test_our_own_table_and_ip6_are_not_blockers() -> None:
 
 
 def test_policy_drop_fallback_when_the_analysis_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hotshare import firewall
+    from hotshare.doctor import checks
 
     def broken(*args: Any, **kw: Any) -> Any:
         raise KeyError("family")
-    monkeypatch.setattr(firewall, "analyse", broken)
+    monkeypatch.setattr(checks.firewall, "analyse", broken)
     f = only(doctor.check_forward_not_dropped(wifi_ctx(ruleset=NATIVE_DROP)))
     assert not f.ok and "rules not analysed" in f.evidence
     assert 'nft insert rule inet filter forward iifname "wlan0" accept' in f.fix
@@ -635,18 +636,18 @@ def test_bad_config_exits_2(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -
     conf = tmp_path / "bad.conf"
     conf.write_text("WIFI_IFACE=wlan0\nGATEWAY=8.8.8.8\n")
     ns = argparse.Namespace(iface=None, config=str(conf), json=False)
-    assert doctor.main(ns) == 2
+    assert run_doctor(ns) == 2
     assert "GATEWAY" in capsys.readouterr().err
     ns = argparse.Namespace(iface=None, config=str(tmp_path / "missing.conf"), json=False)
-    assert doctor.main(ns) == 2
+    assert run_doctor(ns) == 2
     ns = argparse.Namespace(iface="bad name!", config=None, json=True)
-    assert doctor.main(ns) == 2
+    assert run_doctor(ns) == 2
 
 
 def test_load_config_iface_overrides_the_file(tmp_path: Any) -> None:
     conf = tmp_path / "c.conf"
     conf.write_text("WIFI_IFACE=wlan0\nGATEWAY=10.0.0.1\nINTERNET_IFACE=ppp0\n")
-    iface, c = doctor.load_config("wlan1", str(conf))
+    iface, c = load_config("wlan1", str(conf))
     assert iface == "wlan1" and c is not None and c.wifi_iface == "wlan1" and c.uplinks == ("ppp0",)
-    iface, c = doctor.load_config(None, str(conf))
+    iface, c = load_config(None, str(conf))
     assert iface == "wlan0" and c is not None and str(c.gateway) == "10.0.0.1"

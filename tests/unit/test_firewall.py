@@ -18,8 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotshare import firewall as fw
+from hotshare.coexist import analysis as fw
 from hotshare.config import ConfigError
+from hotshare.config.values import firewall_mode
+from hotshare.system import firewalls
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "firewall"
 NET = ipaddress.IPv4Network("192.168.12.0/24")
@@ -343,12 +345,12 @@ def test_any_json_in_rules_is_survived(exprs: list[list[Any]]) -> None:
 @pytest.mark.parametrize(("raw", "mode"), [("", "auto"), ("auto", "auto"), ("INSERT", "insert"),
                                            (" ignore ", "ignore")])
 def test_parse_mode(raw: str, mode: str) -> None:
-    assert fw.parse_mode(raw) == mode
+    assert firewall_mode("FIREWALL", raw) == mode
 
 
 def test_parse_mode_rejects_others() -> None:
     with pytest.raises(ConfigError) as e:
-        fw.parse_mode("off")
+        firewall_mode("FIREWALL", "off")
     assert e.value.key == "FIREWALL" and "auto" in str(e.value) and "'off'" in str(e.value)
     with pytest.raises(ValueError):
         fw.plan_actions(analyse(dump("docker")), "off")
@@ -386,13 +388,13 @@ def firewall_cmd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
 
 def test_firewalld_apply_and_undo_from_no_zone(firewall_cmd: tuple[Path, Path]) -> None:
     state, log = firewall_cmd
-    assert "firewall-cmd" in fw.available_tools()
+    assert "firewall-cmd" in firewalls.available_tools()
     act = fw.plan_actions(analyse(dump("firewalld")), "auto")[0][0]
-    record = fw.apply(json.loads(json.dumps(act.to_dict())))
+    record = firewalls.apply(json.loads(json.dumps(act.to_dict())))
     assert json.loads(json.dumps(record))["previous_zone"] is None and record["changed"] is True
     assert state.read_text().strip() == "trusted"
-    fw.undo(record)
-    fw.undo(record)
+    firewalls.undo(record)
+    firewalls.undo(record)
     assert state.read_text() == ""
     assert "--zone=trusted --add-interface=wlan0" in log.read_text()
     assert log.read_text().count("--remove-interface=wlan0") == 1
@@ -402,12 +404,12 @@ def test_firewalld_apply_and_undo_restore_the_previous_zone(firewall_cmd: tuple[
     state, _ = firewall_cmd
     state.write_text("public\n")
     act = fw.Action("firewalld", "wlan0", zone="trusted")
-    record = fw.apply(act)
+    record = firewalls.apply(act)
     assert (record["previous_zone"], state.read_text().strip()) == ("public", "trusted")
-    fw.undo(record)
+    firewalls.undo(record)
     assert state.read_text().strip() == "public"
     state.write_text("trusted\n")                   # already trusted: nothing to do, nothing to undo
-    record = fw.apply(act)
+    record = firewalls.apply(act)
     assert record["changed"] is False
-    fw.undo(record)
+    firewalls.undo(record)
     assert state.read_text().strip() == "trusted"

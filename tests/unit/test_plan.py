@@ -7,8 +7,9 @@ import ipaddress
 import pytest
 
 from hotshare.config import ConfigError, from_mapping
-from hotshare.plan import Facts, dhcp_range, make_plan, parse_servers_file
-from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+from hotshare.plan.network import dhcp_range, parse_servers_file
+from hotshare.plan.plan import Facts, make_plan
 
 UP = IFF_UP | IFF_LOWER_UP
 

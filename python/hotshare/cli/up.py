@@ -1,0 +1,156 @@
+"""``hotshare up``: compose config, facts, plan and the service; daemonize."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import logging.handlers
+import os
+import sys
+from collections.abc import Callable
+
+from ..config import HotspotConfig, from_mapping, require_ap_settings, to_conf_text
+from ..config.cmdline import raw_settings
+from ..errors import EXIT_FAIL, EXIT_OK, HotshareError, UsageError
+from ..plan.paths import Paths
+from ..plan.plan import Plan, make_plan
+from ..system.host import rundir, statedir
+from .dryrun import print_plan
+
+log = logging.getLogger("hotshare")
+
+
+def plan_for(cfg: HotspotConfig, run_dir: str, state_dir: str) -> Plan:
+    from ..service.facts import gather_facts
+
+    return make_plan(cfg, gather_facts(cfg, run_dir, state_dir))
+
+
+def setup_logging(verbose: bool, to_syslog: bool) -> None:
+    root = logging.getLogger("hotshare")
+    root.handlers.clear()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    handler: logging.Handler
+    if to_syslog and os.path.exists("/dev/log"):
+        handler = logging.handlers.SysLogHandler("/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON)
+        handler.setFormatter(logging.Formatter(f"hotshare[{os.getpid()}]: %(message)s"))
+    elif to_syslog:
+        handler = logging.NullHandler()
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("hotshare: %(message)s"))
+    root.addHandler(handler)
+
+
+def cmd_up(ns: argparse.Namespace) -> int:
+    raw = raw_settings(ns)
+    if getattr(ns, "mkconfig", None):
+        from ..system.files import atomic_write
+        atomic_write(ns.mkconfig, to_conf_text(raw), 0o600)  # it may hold the passphrase
+        print(f"wrote {ns.mkconfig}")
+        return EXIT_OK
+    if ns.config_once:  # written by _hide_secret_argv below: read once, then gone
+        os.unlink(ns.config_once)
+    cfg = from_mapping(raw)
+    daemon = ns.daemon or cfg.daemonize
+    setup_logging(ns.verbose, to_syslog=False)
+    if ns.dry_run:
+        plan = plan_for(cfg, rundir(), statedir())
+        if plan.wireless:
+            require_ap_settings(cfg)
+        print_plan(plan)
+        return EXIT_OK
+    if os.geteuid() != 0:
+        raise UsageError("must run as root: it configures interfaces, nftables and daemons")
+    if len(ns.positionals) == 4:
+        _hide_secret_argv(raw, ns)  # does not return
+
+    paths = Paths(rundir(), statedir(), cfg.wifi_iface)
+    if daemon:
+        return _daemonize(lambda notify: _serve(cfg, paths, notify))
+    return _serve(cfg, paths, None)
+
+
+def _hide_secret_argv(raw: dict[str, str], ns: argparse.Namespace) -> None:
+    """create_ap takes the passphrase as an argument, where every user of
+    `ps` can read it for as long as the hotspot runs. Hand the settings to
+    a fresh process through a root-only file instead, and exec it."""
+    from ..system.files import atomic_write, ensure_dir
+
+    ensure_dir(rundir(), 0o755)
+    path = os.path.join(rundir(), f".{raw['WIFI_IFACE']}.{os.getpid()}.conf")
+    atomic_write(path, to_conf_text(raw), 0o600)
+    argv = [sys.executable, "-m", "hotshare", "up", "--config-once", path]
+    argv += ["--daemon"] * bool(ns.daemon) + ["-v"] * bool(ns.verbose)
+    os.execv(sys.executable, argv)
+
+
+def _serve(cfg: HotspotConfig, paths: Paths, notify: Callable[[], None] | None) -> int:
+    from ..service.hotspot import Hotspot
+    from ..service.lock import Lock, clean_leftovers
+
+    lock = Lock(paths)
+    try:
+        clean_leftovers(paths)
+        plan = plan_for(cfg, paths.rundir, paths.statedir)
+        if plan.wireless:
+            require_ap_settings(cfg)
+        hs = Hotspot(cfg, plan)
+        hs.start(on_ready=notify)
+        try:
+            hs.run()
+        finally:
+            hs.stop()
+    finally:
+        lock.release()
+    return EXIT_OK
+
+
+def _daemonize(body: Callable[[Callable[[], None]], int]) -> int:
+    """Fork; the parent returns once the child reports ready or failed.
+    The child reports on a pipe: ``ready``, or ``<exit code> <message>``."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(wfd)
+        with os.fdopen(rfd) as r:
+            msg = r.read()
+        if msg.startswith("ready"):
+            return EXIT_OK
+        status, _, text = msg.partition(" ")
+        print(f"hotshare: {text.strip() or 'the daemon died while starting'}", file=sys.stderr)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        return int(status) if status.isdigit() else EXIT_FAIL
+    os.close(rfd)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+    setup_logging(logging.getLogger("hotshare").level == logging.DEBUG, to_syslog=True)
+    w = os.fdopen(wfd, "w")
+
+    def notify() -> None:
+        w.write("ready\n")
+        w.close()
+
+    def report(code: int, e: BaseException) -> None:
+        log.error("%s", e)
+        if not w.closed:
+            w.write(f"{code} {e}\n")
+
+    code = EXIT_FAIL
+    try:
+        code = body(notify)
+    except HotshareError as e:
+        report(e.exit_code, e)
+        code = e.exit_code
+    except Exception as e:  # the parent prints this one line
+        report(EXIT_FAIL, e)
+    finally:
+        if not w.closed:
+            w.close()
+    os._exit(code)

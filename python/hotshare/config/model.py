@@ -1,0 +1,57 @@
+"""The validated hotspot configuration: what every later layer may trust."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class HotspotConfig:
+    """A validated hotspot configuration. Build it with :func:`from_mapping`."""
+
+    wifi_iface: str
+    uplinks: tuple[str, ...] = ()          # empty: every interface with a default route
+    ssid: str = ""
+    passphrase: str = field(default="", repr=False)
+    use_psk: bool = False
+    wpa_version: str = "2"
+    channel: int = 0                       # 0: the band's default
+    freq_band: str = "2.4"
+    country: str = ""
+    gateway: ipaddress.IPv4Address | None = None   # None: choose a free subnet
+    dhcp_dns: tuple[ipaddress.IPv4Address, ...] = ()  # empty: the gateway
+    upstream_dns: tuple[ipaddress.IPv4Address, ...] = ()  # empty: servers file or resolv.conf
+    dns_servers_file: str = "/etc/dnsmasq.conf"
+    etc_hosts: bool = False
+    no_dns: bool = False
+    no_dnsmasq: bool = False
+    hidden: bool = False
+    isolate_clients: bool = False
+    mac_filter: bool = False
+    mac_accept: tuple[str, ...] = ()
+    mac_deny: tuple[str, ...] = ()
+    share_method: str = "nat"
+    ieee80211n: bool = False
+    ieee80211ac: bool = False
+    ht_capab: str = "[HT40+]"
+    vht_capab: str = ""
+    driver: str = "nl80211"
+    new_macaddr: str = ""
+    daemonize: bool = False
+    firewall: str = "auto"                 # what to do about other firewalls that drop our traffic
+
+    @property
+    def band_channel(self) -> int:
+        if self.channel:
+            return self.channel
+        return 1 if self.freq_band == "2.4" else 36
+
+    def public(self) -> dict[str, object]:
+        """The configuration as data, with the secret masked (for status, logs)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["passphrase"] = "********" if self.passphrase else ""
+        return {k: (str(v) if isinstance(v, ipaddress.IPv4Address) else
+                    [str(x) for x in v] if isinstance(v, tuple) else v)
+                for k, v in out.items()}

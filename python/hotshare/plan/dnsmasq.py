@@ -1,0 +1,38 @@
+"""dnsmasq.conf for the hotspot's DHCP and DNS (pure)."""
+
+from __future__ import annotations
+
+from .plan import Plan
+
+
+def dnsmasq_conf(plan: Plan) -> str:
+    cfg = plan.cfg
+    start, end = plan.dhcp_range
+    gw = plan.gateway
+    lines = [
+        # Serve the hotspot interface only: with bind-interfaces and a single
+        # interface dnsmasq binds DHCP to that device and DNS to its address,
+        # so nothing listens on the uplink.
+        f"interface={cfg.wifi_iface}",
+        "bind-interfaces",
+        f"dhcp-range={start},{end},{gw.netmask},12h",
+        f"dhcp-option=option:router,{gw.ip}",
+        f"dhcp-leasefile={plan.paths.leases}",
+        "dhcp-authoritative",
+        "domain-needed",
+        "bogus-priv",
+    ]
+    dns_for_clients = [str(a) for a in cfg.dhcp_dns] or ([] if cfg.no_dns else [str(gw.ip)])
+    if dns_for_clients:
+        lines.append("dhcp-option=option:dns-server," + ",".join(dns_for_clients))
+    if cfg.no_dns:
+        lines.append("port=0")
+    if not cfg.etc_hosts:
+        lines.append("no-hosts")
+    if plan.upstream_dns:
+        lines.append("no-resolv")
+        lines += [f"server={s}" for s in plan.upstream_dns]
+    # Log to stderr, which hotshare reads into its own log (stderr or syslog):
+    # its "started" line is how hotshare knows the sockets are bound.
+    lines.append("log-facility=-")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,24 @@
+"""Read the system once, before planning: the facts ``plan.make_plan`` needs."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ..config import HotspotConfig
+from ..netlink import rtnl
+from ..plan.network import parse_servers_file
+from ..plan.plan import Facts
+from ..system.wifi import is_wireless, wifi_mode
+
+
+def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
+    servers: tuple[ipaddress.IPv4Address, ...] = ()
+    if not cfg.upstream_dns and cfg.dns_servers_file:
+        try:
+            with open(cfg.dns_servers_file, encoding="utf-8", errors="replace") as f:
+                servers = parse_servers_file(f.read())
+        except OSError:
+            pass
+    wifi_uplinks = {u: wifi_mode(u) for u in cfg.uplinks if is_wireless(u)}
+    return Facts(snapshot=rtnl.snapshot(), wireless=is_wireless(cfg.wifi_iface),
+                 servers_file=servers, rundir=rundir, statedir=statedir, wifi_uplinks=wifi_uplinks)

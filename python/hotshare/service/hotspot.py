@@ -1,0 +1,507 @@
+"""The resident service: apply a plan, supervise it, undo it.
+
+One thread, one ``selectors`` loop. What wakes it: a signal (through the
+wakeup fd), a child's output pipe, hostapd's control socket events, and
+rtnetlink events for links, addresses and routes. It sleeps with no timeout
+unless a restart is scheduled, so an idle hotspot costs no CPU.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import selectors
+import signal
+import socket
+import time
+from typing import Any, Callable
+
+from ..coexist import analysis as firewall
+from ..config import HotspotConfig
+from ..errors import StartError
+from ..netlink import rtnl
+from ..plan import dnsmasq, hostapd, ruleset
+from ..plan.model import IFF_UP
+from ..plan.network import collisions, current_uplinks, forwarding_sysctls
+from ..plan.plan import Plan
+from ..system import files as fsutil
+from ..system import firewalls, nft, sysctl
+from ..system import links as netcfg
+from ..system import managers as guard
+from ..system.hostapd_ctrl import CtrlError, HostapdCtrl
+from ..system.run import find_binary
+from . import children as daemons
+from .journal import Journal
+from .undo import undo
+
+log = logging.getLogger("hotshare")
+
+# hostapd can take several seconds to bring a slow radio up (and much longer
+# under emulation): generous, since a start that fails is undone anyway.
+READY_TIMEOUT = 60.0
+
+
+class Hotspot:
+    def __init__(self, cfg: HotspotConfig, plan: Plan) -> None:
+        self.cfg, self.plan, self.paths = cfg, plan, plan.paths
+        self.journal = Journal(iface=cfg.wifi_iface, pid=os.getpid(), path=self.paths.state)
+        self.children: dict[str, daemons.Child] = {}
+        self.sel = selectors.DefaultSelector()
+        self.ctrl: HostapdCtrl | None = None
+        self.rtnl: rtnl.RtnlSocket | None = None
+        self.stopping = False
+        self.ap_present = True
+        self.best_uplink = plan.best_uplink
+        self.uplinks = plan.uplinks
+        self.uplink_addr: dict[str, str] = {}
+        self.fastpath: bool | None = None       # None: not tried yet
+        self.fastpath_devices: tuple[str, ...] = ()
+        self._sigr, self._sigw = socket.socketpair()
+
+    # -- start ---------------------------------------------------------------
+
+    def start(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Apply the plan; on any failure undo it all and raise StartError."""
+        try:
+            self._apply()
+            self._wait_ready()
+        except BaseException as e:
+            self._teardown()
+            if isinstance(e, (StartError, KeyboardInterrupt)):
+                raise
+            raise StartError(str(e) or e.__class__.__name__) from e
+        if self.plan.bridge:
+            log.info("hotspot ready on %s, bridged to %s through %s", self.cfg.wifi_iface,
+                     self.cfg.uplinks[0], self.plan.bridge)
+        else:
+            log.info("hotspot ready on %s: subnet %s, gateway %s, uplink %s", self.cfg.wifi_iface,
+                     self.plan.subnet, self.plan.gateway.ip, self.best_uplink or "none yet")
+        if on_ready:
+            on_ready()
+
+    def _apply(self) -> None:
+        p, j = self.paths, self.journal
+        fsutil.ensure_dir(p.workdir, 0o700)
+        fsutil.ensure_dir(p.statedir, 0o755)
+        fsutil.atomic_write(p.pidfile, f"{os.getpid()}\n", 0o644)
+        j.extra = ({"mode": "bridge", "bridge": self.plan.bridge} if self.plan.bridge else
+                   {"mode": self.cfg.share_method, "subnet": str(self.plan.subnet),
+                    "gateway": str(self.plan.gateway.ip), "table": self.plan.table})
+        j.extra["wireless"] = str(self.plan.wireless)
+        j.save()
+
+        if self.plan.wireless:
+            fsutil.atomic_write(p.hostapd_conf, hostapd.hostapd_conf(self.plan), 0o600)
+            fsutil.atomic_write(p.accept_file, hostapd.mac_list(self.cfg.mac_accept), 0o600)
+            fsutil.atomic_write(p.deny_file, hostapd.mac_list(self.cfg.mac_deny), 0o600)
+        if self.plan.runs_dnsmasq:
+            fsutil.atomic_write(p.dnsmasq_conf, dnsmasq.dnsmasq_conf(self.plan), 0o600)
+
+        link = rtnl.snapshot().link(self.cfg.wifi_iface)
+        if link is None:
+            raise StartError(f"interface {self.cfg.wifi_iface} has gone")
+        j.link_was_down = not (link.flags & IFF_UP)  # restored on stop
+        j.save()
+        self._setup_loop()
+        # hostapd takes longest to come up and needs no address: start it
+        # first and configure the link while it initialises the radio. A new
+        # MAC address must be set before it, with the link down.
+        early = self.plan.wireless and not self.cfg.new_macaddr
+        if early:
+            self._start_hostapd()
+        self._configure_link()
+        if self.plan.wireless and not early:
+            self._start_hostapd()
+
+        for name, value in self.plan.sysctls.items():
+            self._set_sysctl(name, value)
+
+        if self.cfg.share_method == "nat":
+            j.table = self.plan.table
+            j.save()
+            self._load_ruleset(self.uplinks)
+            self._pass_other_firewalls(starting=True)
+
+        if self.plan.runs_dnsmasq:  # bind-interfaces: the address must exist first
+            self._start_child("dnsmasq", [self._binary("dnsmasq"), "-k", "-C", p.dnsmasq_conf,
+                                          f"--pid-file={p.workdir}/dnsmasq.pid"],
+                              # logged once its sockets are bound
+                              ready_marker="started, version")
+
+    def _pass_other_firewalls(self, starting: bool) -> None:
+        """Seed 001: another firewall's forward chain (Docker's policy drop)
+        drops what our table accepts. Make our traffic pass where that is
+        known to be safe; otherwise refuse to start half-working, naming the
+        table and chain that drops (FIREWALL=insert|ignore to override)."""
+        ap = self.cfg.wifi_iface
+        firewalls.remove_leftovers(ap)
+        analysis = firewall.analyse(firewalls.current_ruleset(), ap, self.uplinks, self.plan.subnet, self.plan.table,
+                                    tools=firewalls.available_tools())
+        actions, blockers = firewall.plan_actions(analysis, self.cfg.firewall)
+        for note in firewall.notes(analysis, self.cfg.firewall):
+            log.warning("%s", note)
+        if blockers:
+            if starting:
+                raise StartError(blockers[0])
+            log.error("%s", blockers[0])
+        j = self.journal
+        j.firewall = []
+        for action in actions:
+            j.firewall.append(action.to_dict())  # journaled before it is applied
+            j.save()
+            j.firewall[-1] = firewalls.apply(action)
+            j.save()
+            log.info("made hotspot traffic pass %s", action.why)
+
+    def _fastpath_devices(self, snap: rtnl.Snapshot) -> tuple[str, ...]:
+        """A flowtable may only name devices that exist (ppp0 comes and goes)."""
+        if self.fastpath is False:
+            return ()
+        return tuple(d for d in (self.cfg.wifi_iface, *self.uplinks) if snap.link(d) is not None)
+
+    def _load_ruleset(self, uplinks: tuple[str, ...], snap: rtnl.Snapshot | None = None) -> None:
+        """Load (or replace) our table: with the flowtable fast path where
+        the kernel has it, without it where it has not."""
+        devices = self._fastpath_devices(snap or rtnl.snapshot())
+        if devices:
+            try:
+                nft.load(ruleset.nft_ruleset(self.plan, uplinks, fastpath=devices))
+                self.fastpath, self.fastpath_devices = True, devices
+                return
+            except nft.NftError as e:
+                log.info("no flowtable fast path (%s): forwarding takes the normal path", e)
+                self.fastpath = False
+        nft.load(ruleset.nft_ruleset(self.plan, uplinks))
+        self.fastpath_devices = ()
+
+    def _start_hostapd(self) -> None:
+        self._start_child("hostapd", [self._binary("hostapd"), self.paths.hostapd_conf])
+
+    def _binary(self, name: str) -> str:
+        path = find_binary(name)
+        if path is None:
+            raise StartError(f"{name} is not installed: install it (Buildroot: BR2_PACKAGE_{name.upper()})")
+        return path
+
+    def _configure_link(self) -> None:
+        j, iface = self.journal, self.cfg.wifi_iface
+        if not j.released:
+            j.released = guard.release(iface)
+            j.save()
+        ops: list[netcfg.Op] = []
+        if self.cfg.new_macaddr:
+            j.orig_mac = netcfg.run([{"op": "get_mac", "ifname": iface}])[0]
+            ops += [{"op": "link_down", "ifname": iface},
+                    {"op": "set_mac", "ifname": iface, "mac": self.cfg.new_macaddr}]
+        if self.plan.bridge:
+            netcfg.run(ops + self._bridge_ops())
+            return
+        gw = str(self.plan.gateway)
+        if gw not in j.addresses:
+            j.addresses.append(gw)
+        j.save()
+        ops += [{"op": "addr_add", "ifname": iface, "address": gw, "missing_ok": True},
+                {"op": "link_up", "ifname": iface}]
+        netcfg.run(ops)
+        self._evict_foreign(rtnl.snapshot())
+
+    def _bridge_ops(self) -> list[netcfg.Op]:
+        """Join the uplink (and a wired downstream; hostapd adds a radio
+        itself) to a bridge of ours. The uplink's addresses and gateway
+        routes move to the bridge so the board stays reachable; the journal
+        keeps them to move back."""
+        j, br, up = self.journal, self.plan.bridge, self.cfg.uplinks[0]
+        snap = rtnl.snapshot()
+        if not j.bridge:
+            j.bridge, j.uplink = br, up
+            j.moved_addresses = [str(a) for a in snap.addresses_of(up)]
+            j.moved_routes = [{"dst": str(r.dst), "gateway": str(r.gateway), "metric": r.metric}
+                              for r in snap.routes if r.ifname == up and r.table == 254 and r.gateway]
+            j.save()
+        ops: list[netcfg.Op] = [{"op": "bridge_add", "ifname": br}]
+        ops += [{"op": "addr_del", "ifname": up, "address": a, "missing_ok": True} for a in j.moved_addresses]
+        ops += [{"op": "set_master", "ifname": up, "master": br}, {"op": "link_up", "ifname": up}]
+        if not self.plan.wireless:
+            ops += [{"op": "set_master", "ifname": self.cfg.wifi_iface, "master": br},
+                    {"op": "link_up", "ifname": self.cfg.wifi_iface}]
+        ops += [{"op": "addr_add", "ifname": br, "address": a, "missing_ok": True} for a in j.moved_addresses]
+        ops += [{"op": "link_up", "ifname": br}]
+        ops += [{"op": "route_add", "ifname": br, "missing_ok": True, **r} for r in j.moved_routes]
+        return ops
+
+    def _evict_foreign(self, snap: rtnl.Snapshot) -> None:
+        """Remove addresses and routes another program put on the hotspot
+        interface (dhcpcd's 169.254.x.x in seed 000): they would answer ARP
+        for the wrong subnet and can steal the board's default route."""
+        addrs, routes = guard.foreign_state(snap, self.cfg.wifi_iface, self.plan.gateway)
+        if not addrs and not routes:
+            return
+        iface = self.cfg.wifi_iface
+        log.warning("removing what another program put on %s: %s", iface,
+                    ", ".join(addrs + [f"route {r.dst}" for r in routes]))
+        ops: list[netcfg.Op] = [{"op": "addr_del", "ifname": iface, "address": a, "missing_ok": True}
+                                for a in addrs]
+        ops += [{"op": "route_del", "ifname": iface, "dst": str(r.dst), "scope": r.scope, "metric": r.metric,
+                 "missing_ok": True} for r in routes]
+        try:
+            netcfg.run(ops)
+        except netcfg.NetcfgError as e:
+            log.error("cannot clean %s: %s", iface, e)
+
+    def _set_sysctl(self, name: str, value: str) -> None:
+        old = sysctl.read(name)
+        if old is None or old == value:
+            return
+        self.journal.sysctls.setdefault(name, old)
+        self.journal.save()
+        sysctl.write(name, value)
+
+    def _setup_loop(self) -> None:
+        self._sigr.setblocking(False)
+        self._sigw.setblocking(False)
+        signal.set_wakeup_fd(self._sigw.fileno(), warn_on_full_buffer=False)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(sig, lambda *_: None)  # handled from the wakeup fd
+        self.sel.register(self._sigr, selectors.EVENT_READ, self._on_signal)
+        groups = rtnl.RTMGRP_LINK | rtnl.RTMGRP_IPV4_IFADDR | rtnl.RTMGRP_IPV4_ROUTE
+        self.rtnl = rtnl.RtnlSocket(groups)
+        self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
+        self._remember_uplink_addresses(rtnl.snapshot())
+
+    def _start_child(self, name: str, argv: list[str], ready_marker: str = "") -> None:
+        child = self.children.get(name) or daemons.Child(name, argv, ready_marker)
+        self.children[name] = child
+        child.start()
+        assert child.proc and child.proc.stdout
+        self.sel.register(child.proc.stdout, selectors.EVENT_READ, lambda: self._on_output(child))
+        self.journal.children[name] = child.pid
+        self.journal.save()
+
+    def _wait_ready(self) -> None:
+        """Ready when hostapd reports AP-ENABLED and dnsmasq says it started
+        (it logs that only after its sockets are bound)."""
+        need = set(self.children)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while need:
+            if "hostapd" in need and self._hostapd_enabled():
+                need.discard("hostapd")
+            for name in list(need):
+                child = self.children[name]
+                if name == "dnsmasq" and child.ready:
+                    need.discard(name)
+                if not child.running or child.proc.poll() is not None:  # type: ignore[union-attr]
+                    child.read_output()
+                    why = daemons.why_it_died(child) if child.last_lines else f"exit status {child.proc.returncode}"  # type: ignore[union-attr]
+                    raise StartError(f"{name} failed to start: {why}")
+            if not need:
+                break
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StartError(f"timed out waiting for {', '.join(sorted(need))} to become ready")
+            for key, _ in self.sel.select(timeout=min(left, 0.05)):
+                key.data()
+            if self.stopping:
+                raise StartError("interrupted")
+
+    def _hostapd_enabled(self) -> bool:
+        if self.ctrl is None:
+            try:
+                self.ctrl = HostapdCtrl(self.paths.hostapd_ctrl, self.cfg.wifi_iface)
+                self.ctrl.attach()
+            except (CtrlError, OSError):
+                if self.ctrl:
+                    self.ctrl.close()
+                self.ctrl = None
+                return False
+            self.ctrl.sock.setblocking(False)
+            self.sel.register(self.ctrl, selectors.EVENT_READ, self._on_ctrl)
+        try:
+            self.ctrl.sock.setblocking(True)
+            state = self.ctrl.status().get("state")
+        except OSError:
+            return False
+        finally:
+            if self.ctrl:
+                self.ctrl.sock.setblocking(False)
+        return state == "ENABLED"
+
+    # -- the loop ------------------------------------------------------------
+
+    def run(self) -> None:
+        while not self.stopping:
+            timeout = None
+            due = [c.restart_at for c in self.children.values() if c.restart_at is not None]
+            if due:
+                timeout = max(0.0, min(due) - time.monotonic())
+            for key, _ in self.sel.select(timeout):
+                key.data()
+            now = time.monotonic()
+            for child in self.children.values():
+                if child.restart_at is not None and child.restart_at <= now and self.ap_present:
+                    self._restart(child)
+
+    def _on_signal(self) -> None:
+        try:
+            data = self._sigr.recv(64)
+        except BlockingIOError:
+            return
+        for signum in data:
+            if signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                log.info("stopping (%s)", signal.Signals(signum).name)
+                self.stopping = True
+            elif signum == signal.SIGCHLD:
+                self._reap()
+
+    def _reap(self) -> None:
+        for child in self.children.values():
+            if child.proc and child.proc.returncode is None and child.proc.poll() is not None:
+                self._unregister(child.proc.stdout)
+                if child.name == "hostapd" and self.ctrl:
+                    self._unregister(self.ctrl)
+                    self.ctrl.close()
+                    self.ctrl = None
+                if self.stopping:
+                    continue
+                child.reaped(child.proc.returncode or 0)
+
+    def _unregister(self, obj: Any) -> None:
+        try:
+            self.sel.unregister(obj)
+        except (KeyError, ValueError):
+            pass
+
+    def _restart(self, child: daemons.Child) -> None:
+        try:
+            self._start_child(child.name, child.argv)
+        except OSError as e:
+            log.error("cannot restart %s: %s", child.name, e)
+            child.reaped(255)
+
+    def _on_output(self, child: daemons.Child) -> None:
+        lines = child.read_output()
+        if lines is None and child.proc and child.proc.stdout:
+            self._unregister(child.proc.stdout)  # EOF: the exit comes as SIGCHLD
+        elif child.name == "hostapd" and self.ctrl is None and any("AP-ENABLED" in ln for ln in lines or ()):
+            self._hostapd_enabled()  # a restarted hostapd: attach to its events again
+
+    def _on_ctrl(self) -> None:
+        assert self.ctrl
+        while True:
+            try:
+                event = self.ctrl.read_event()
+            except (BlockingIOError, socket.timeout):
+                return
+            except OSError:
+                return
+            if event.startswith(("AP-STA-CONNECTED", "AP-STA-DISCONNECTED", "AP-DISABLED", "AP-ENABLED")):
+                log.info("hostapd: %s", event)
+
+    def _on_rtnl(self) -> None:
+        assert self.rtnl
+        if not self.rtnl.drain_events():
+            return
+        snap = rtnl.snapshot()
+        self._follow_ap_link(snap)
+        if self.ap_present and not self.plan.bridge:
+            self._evict_foreign(snap)
+        if self.cfg.share_method == "nat":
+            self._follow_uplinks(snap)
+        hit = [] if self.plan.bridge else collisions(self.plan.subnet, snap, self.cfg.wifi_iface)
+        if hit:
+            log.error("the hotspot subnet %s now overlaps the %s: clients may lose the uplink; "
+                      "restart hotshare to pick a free subnet", self.plan.subnet, hit[0])
+
+    def _follow_ap_link(self, snap: rtnl.Snapshot) -> None:
+        present = snap.link(self.cfg.wifi_iface) is not None
+        if present == self.ap_present:
+            return
+        self.ap_present = present
+        if not present:
+            log.error("%s disappeared; waiting for it to come back", self.cfg.wifi_iface)
+            self._stop_children()
+            return
+        log.info("%s is back; restoring the hotspot", self.cfg.wifi_iface)
+        try:
+            self._configure_link()
+            for name, value in self.plan.sysctls.items():
+                if name.startswith(f"net/ipv4/conf/{self.cfg.wifi_iface}/"):
+                    self._set_sysctl(name, value)
+        except (netcfg.NetcfgError, StartError, OSError) as e:
+            log.error("cannot restore %s: %s", self.cfg.wifi_iface, e)
+        for child in self.children.values():
+            child.restart_at = time.monotonic()
+
+    def _remember_uplink_addresses(self, snap: rtnl.Snapshot) -> None:
+        for name in self.uplinks:
+            addrs = snap.addresses_of(name)
+            if addrs:
+                self.uplink_addr[name] = str(addrs[0].ip)
+
+    def _follow_uplinks(self, snap: rtnl.Snapshot) -> None:
+        uplinks, best = current_uplinks(self.cfg, snap)
+        if uplinks != self.uplinks or self._fastpath_devices(snap) != self.fastpath_devices:
+            self.uplinks = uplinks
+            try:
+                self._load_ruleset(uplinks, snap)
+                self._pass_other_firewalls(starting=False)
+            except (nft.NftError, OSError, RuntimeError) as e:
+                log.error("cannot update the ruleset: %s", e)
+            log.info("uplinks now: %s", ", ".join(uplinks) or "none")
+        for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
+            if snap.link(name.split("/")[3]) is not None:
+                self._set_sysctl(name, value)
+        if best != self.best_uplink:
+            old = self.best_uplink
+            self.best_uplink = best
+            log.info("uplink changed: %s -> %s", old or "none", best or "none")
+            if old and old in self.uplink_addr:
+                self._flush_nat(self.uplink_addr[old])
+        self._remember_uplink_addresses(snap)
+
+    def _flush_nat(self, nat_address: str) -> None:
+        """Connections masqueraded to the old uplink's address cannot
+        survive it; delete them so clients' retries open new ones at once."""
+        try:
+            from ..netlink import ctnetlink as conntrack
+            n = conntrack.flush_nat_via(self.plan.subnet, nat_address)
+            log.info("flushed %d connection(s) that left through %s", n, nat_address)
+        except (ImportError, AttributeError):
+            log.debug("conntrack flush not available")
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                log.warning("cannot flush stale connections: %s", e)
+
+    # -- stop ----------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._teardown()
+        log.info("hotspot on %s stopped; everything it changed is restored", self.cfg.wifi_iface)
+
+    def _stop_children(self) -> None:
+        if self.ctrl:
+            self._unregister(self.ctrl)
+            self.ctrl.close()
+            self.ctrl = None
+        for child in self.children.values():
+            if child.proc and child.proc.stdout:
+                self._unregister(child.proc.stdout)  # its fd number will be reused
+            child.stop()
+
+    def _teardown(self) -> None:
+        self._stop_children()
+        problems = undo(self.journal, self.paths.child_marker)
+        for problem in problems:
+            log.error("cleanup: %s", problem)
+        if not problems:
+            fsutil.remove(self.paths.state)
+        for name in ("hostapd.conf", "dnsmasq.conf", "accept.mac", "deny.mac", "dnsmasq.pid"):
+            fsutil.remove(os.path.join(self.paths.workdir, name))
+        fsutil.remove(self.paths.pidfile)
+        if self.rtnl:
+            self.rtnl.close()
+            self.rtnl = None
+
+
+
