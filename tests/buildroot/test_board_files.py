@@ -38,7 +38,7 @@ def test_dnsmasq_conf_gives_the_upstream_servers() -> None:
     text = (OVERLAY / "etc/dnsmasq.conf").read_text()
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines == [f"server={ip}" for ip in SEED_DNS] + ["no-resolv"]
-    plan = pytest.importorskip("hotshare.plan")
+    plan = pytest.importorskip("hotshare.plan.network")
     assert [str(ip) for ip in plan.parse_servers_file(text)] == SEED_DNS
 
 

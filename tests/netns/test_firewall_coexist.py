@@ -113,7 +113,8 @@ class Topo:
     def analysis(self) -> firewall.Analysis:
         with inside(self.board):
             ruleset = firewalls.current_ruleset()
-        return firewall.analyse(ruleset, "lan0", self.plan.uplinks, self.plan.subnet, self.plan.table)
+        return firewall.analyse(ruleset, "lan0", self.plan.uplinks, self.plan.subnet, self.plan.table,
+                                tools=firewalls.available_tools())
 
     def apply(self, action: firewall.Action) -> dict[str, object]:
         journal = json.dumps(action.to_dict())          # what the service writes before applying
