@@ -34,7 +34,9 @@ import pytest
 from hotshare.coexist import analysis as firewall
 from hotshare.config import from_mapping
 from hotshare.netlink import rtnl
-from hotshare.plan.plan import Facts, Plan, make_plan
+from hotshare.plan.facts import Facts
+from hotshare.plan.make import make_plan
+from hotshare.plan.plan import Plan
 from hotshare.plan.ruleset import nft_ruleset
 from hotshare.system import firewalls, nft
 

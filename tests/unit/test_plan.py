@@ -9,7 +9,8 @@ import pytest
 from hotshare.config import ConfigError, from_mapping
 from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
 from hotshare.plan.network import dhcp_range, parse_servers_file
-from hotshare.plan.plan import Facts, make_plan
+from hotshare.plan.facts import Facts
+from hotshare.plan.make import make_plan
 
 UP = IFF_UP | IFF_LOWER_UP
 

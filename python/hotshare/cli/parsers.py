@@ -40,6 +40,7 @@ def sub_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start a hotspot (foreground unless --daemon)")
     add_up_options(up)
     up.add_argument("--mkconfig", metavar="FILE", help="write the given options as a config file and exit")
+    up.add_argument("--json", action="store_true", help="with --dry-run: the plan as JSON, as the journal records it")
     for name, text in (("down", "stop a hotspot and undo everything it changed"),
                        ("status", "is it running, on which subnet and uplink"),
                        ("clients", "the stations: MAC, IP, hostname, signal, time connected")):

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from ..config import HotspotConfig, from_mapping, require_ap_settings, to_conf_text
 from ..config.cmdline import raw_settings
 from ..errors import EXIT_FAIL, EXIT_OK, HotshareError, UsageError
+from ..plan.make import make_plan
 from ..plan.paths import Paths
-from ..plan.plan import Plan, make_plan
+from ..plan.plan import Plan
 from ..system.host import rundir, statedir
 from .dryrun import print_plan
 
@@ -58,7 +59,7 @@ def cmd_up(ns: argparse.Namespace) -> int:
         plan = plan_for(cfg, rundir(), statedir())
         if plan.wireless:
             require_ap_settings(cfg)
-        print_plan(plan)
+        print_plan(plan, as_json=getattr(ns, "json", False))
         return EXIT_OK
     if os.geteuid() != 0:
         raise UsageError("must run as root: it configures interfaces, nftables and daemons")

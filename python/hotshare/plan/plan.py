@@ -1,41 +1,49 @@
 """The whole plan of one hotspot, as plain data: what the service applies,
 what the journal records and what ``--dry-run`` prints.
 
-:func:`make_plan` is a pure function of the validated configuration and a
-snapshot of the system (:class:`Facts`): no I/O, so every decision is
-unit-tested without touching a kernel.
+``plan.make.make_plan`` builds it, a pure function of the validated
+configuration and the facts read from the system; the renderers
+(hostapd.py, dnsmasq.py, ruleset.py) read the decisions made here.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..config import ConfigError, HotspotConfig
-from .model import Snapshot
-from .network import (
-    ACCT_SYSCTL,
-    bridge_name,
-    check_bridgeable,
-    choose_gateway,
-    current_uplinks,
-    dhcp_range,
-    forwarding_sysctls,
-    table_name,
-)
+from ..config import HotspotConfig
+from .ops import LinkOp
 from .paths import Paths
 
 
 @dataclass(frozen=True)
-class Facts:
-    """What was read from the system before planning."""
+class GeneratedFile:
+    path: str
+    mode: int
+    text: str = field(repr=False)
+    shown: str = ""                     # the text with secrets masked (journal, dry run)
 
-    snapshot: Snapshot
-    wireless: bool                              # the downstream has a cfg80211 phy
-    servers_file: tuple[ipaddress.IPv4Address, ...] = ()  # server= lines of DNS_SERVERS_FILE
-    wifi_uplinks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # name -> (iftype, 4addr)
-    rundir: str = "/run/hotshare"
-    statedir: str = "/var/lib/hotshare"
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A supervised program: its whole command line, and the line of its
+    output that says it is ready (empty: ready when the service says so)."""
+
+    name: str
+    argv: tuple[str, ...]
+    ready_marker: str = ""
+
+
+@dataclass(frozen=True)
+class BridgePlan:
+    """SHARE_METHOD=bridge: our bridge, the uplink it joins, and what moves
+    from the uplink to the bridge so the board stays reachable."""
+
+    name: str
+    uplink: str
+    moved_addresses: tuple[str, ...] = ()
+    moved_routes: tuple[tuple[str, str, int], ...] = ()   # (dst, gateway, metric)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,21 @@ class Plan:
     upstream_dns: tuple[ipaddress.IPv4Address, ...]
     table: str                          # our nftables table (family inet)
     sysctls: dict[str, str] = field(default_factory=dict)
-    bridge: str = ""                    # SHARE_METHOD=bridge: the bridge joining AP and uplink
+    bridge_plan: BridgePlan | None = None
+    # What make_plan adds once the decisions above are made:
+    link_ops: tuple[LinkOp, ...] = ()   # the AP interface (or bridge) configured, in order
+    orig_mac: str = ""                  # NEW_MACADDR: the MAC to give back on stop
+    files: tuple[GeneratedFile, ...] = ()
+    children: tuple[ChildSpec, ...] = ()
+    ruleset: str = ""                   # our table, with the flowtable fast path if any
+    ruleset_fallback: str = ""          # the same without it (kernels without flowtables)
+    fastpath_devices: tuple[str, ...] = ()
+    firewall: tuple[Any, ...] = ()      # coexist.analysis.Action: remedies in other firewalls
+    firewall_notes: tuple[str, ...] = ()
+
+    @property
+    def bridge(self) -> str:
+        return self.bridge_plan.name if self.bridge_plan else ""
 
     @property
     def runs_dnsmasq(self) -> bool:     # bridged clients get DHCP from the uplink's network
@@ -60,29 +82,24 @@ class Plan:
     def subnet(self) -> ipaddress.IPv4Network:
         return self.gateway.network
 
-
-def make_plan(cfg: HotspotConfig, facts: Facts) -> Plan:
-    snap = facts.snapshot
-    if snap.link(cfg.wifi_iface) is None:
-        raise ConfigError("WIFI_IFACE", f"there is no interface {cfg.wifi_iface}",
-                          "check `ip link`; for a USB dongle, plug it in first")
-    for up in cfg.uplinks:
-        if snap.link(up) is None and not up.startswith("ppp"):
-            # A ppp link exists only while the modem is connected; others must exist.
-            raise ConfigError("INTERNET_IFACE", f"there is no interface {up}", "check `ip link`")
-    bridge = ""
-    if cfg.share_method == "bridge":
-        bridge = bridge_name(cfg.wifi_iface)
-        check_bridgeable(cfg.uplinks[0], facts.wifi_uplinks)
-    gw = choose_gateway(cfg, snap)
-    uplinks, best = current_uplinks(cfg, snap) if cfg.share_method == "nat" else ((), None)
-    upstream = cfg.upstream_dns or facts.servers_file
-    present = tuple(u for u in uplinks if snap.link(u) is not None)
-    return Plan(
-        cfg=cfg, paths=Paths(facts.rundir, facts.statedir, cfg.wifi_iface), wireless=facts.wireless,
-        gateway=gw, dhcp_range=dhcp_range(gw), uplinks=uplinks, best_uplink=best,
-        upstream_dns=upstream, table=table_name(cfg.wifi_iface),
-        sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
-                 if cfg.share_method == "nat" else {}),
-        bridge=bridge,
-    )
+    def to_dict(self) -> dict[str, Any]:
+        """The plan as JSON data, secrets masked: journaled at start, printed by --dry-run."""
+        return {
+            "iface": self.cfg.wifi_iface, "mode": self.cfg.share_method, "wireless": self.wireless,
+            "subnet": None if self.bridge else str(self.subnet),
+            "gateway": None if self.bridge else str(self.gateway.ip),
+            "dhcp_range": [str(a) for a in self.dhcp_range] if self.runs_dnsmasq else None,
+            "uplinks": list(self.uplinks), "best_uplink": self.best_uplink,
+            "upstream_dns": [str(a) for a in self.upstream_dns], "table": self.table if self.ruleset else None,
+            "bridge": ({"name": self.bridge_plan.name, "uplink": self.bridge_plan.uplink,
+                        "moved_addresses": list(self.bridge_plan.moved_addresses),
+                        "moved_routes": [list(r) for r in self.bridge_plan.moved_routes]}
+                       if self.bridge_plan else None),
+            "sysctls": dict(self.sysctls),
+            "link_ops": [op.to_dict() for op in self.link_ops],
+            "files": [{"path": f.path, "mode": oct(f.mode), "text": f.shown or f.text} for f in self.files],
+            "children": [{"name": c.name, "argv": list(c.argv), "ready_marker": c.ready_marker}
+                         for c in self.children],
+            "ruleset": self.ruleset or None, "fastpath_devices": list(self.fastpath_devices),
+            "firewall": [a.to_dict() for a in self.firewall], "firewall_notes": list(self.firewall_notes),
+        }

@@ -6,8 +6,10 @@ import ipaddress
 
 from ..config import HotspotConfig
 from ..netlink import rtnl
+from ..plan.facts import Facts
 from ..plan.network import parse_servers_file
-from ..plan.plan import Facts
+from ..system import firewalls
+from ..system.run import find_binary
 from ..system.wifi import is_wireless, wifi_mode
 
 
@@ -19,6 +21,19 @@ def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
                 servers = parse_servers_file(f.read())
         except OSError:
             pass
-    wifi_uplinks = {u: wifi_mode(u) for u in cfg.uplinks if is_wireless(u)}
-    return Facts(snapshot=rtnl.snapshot(), wireless=is_wireless(cfg.wifi_iface),
-                 servers_file=servers, rundir=rundir, statedir=statedir, wifi_uplinks=wifi_uplinks)
+    nat = cfg.share_method == "nat"
+    return Facts(snapshot=rtnl.snapshot(), wireless=is_wireless(cfg.wifi_iface), servers_file=servers,
+                 rundir=rundir, statedir=statedir,
+                 wifi_uplinks={u: wifi_mode(u) for u in cfg.uplinks if is_wireless(u)},
+                 mac=_mac(cfg.wifi_iface) if cfg.new_macaddr else "",
+                 ruleset=firewalls.current_ruleset() if nat and cfg.firewall != "ignore" else None,
+                 firewall_tools=firewalls.available_tools() if nat else frozenset(),
+                 binaries={name: find_binary(name) or "" for name in ("hostapd", "dnsmasq")})
+
+
+def _mac(ifname: str) -> str:
+    try:
+        with open(f"/sys/class/net/{ifname}/address") as f:
+            return f.read().strip()
+    except OSError:
+        return ""

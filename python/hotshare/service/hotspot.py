@@ -17,20 +17,21 @@ import socket
 import time
 from typing import Any, Callable
 
-from ..coexist import analysis as firewall
+from ..coexist import analysis as coexist
+from ..coexist.analysis import Action
 from ..config import HotspotConfig
 from ..errors import StartError
 from ..netlink import rtnl
-from ..plan import dnsmasq, hostapd, ruleset
-from ..plan.model import IFF_UP
+from ..plan import ruleset
+from ..plan.model import IFF_UP, Snapshot
 from ..plan.network import collisions, current_uplinks, forwarding_sysctls
-from ..plan.plan import Plan
+from ..plan.ops import AddrAdd
+from ..plan.plan import ChildSpec, Plan
 from ..system import files as fsutil
 from ..system import firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
 from ..system.hostapd_ctrl import CtrlError, HostapdCtrl
-from ..system.run import find_binary
 from . import children as daemons
 from .journal import Journal
 from .undo import undo
@@ -47,6 +48,7 @@ class Hotspot:
         self.cfg, self.plan, self.paths = cfg, plan, plan.paths
         self.journal = Journal(iface=cfg.wifi_iface, pid=os.getpid(), path=self.paths.state)
         self.children: dict[str, daemons.Child] = {}
+        self.specs = {spec.name: spec for spec in plan.children}
         self.sel = selectors.DefaultSelector()
         self.ctrl: HostapdCtrl | None = None
         self.rtnl: rtnl.RtnlSocket | None = None
@@ -81,22 +83,18 @@ class Hotspot:
             on_ready()
 
     def _apply(self) -> None:
-        p, j = self.paths, self.journal
+        p, j, plan = self.paths, self.journal, self.plan
         fsutil.ensure_dir(p.workdir, 0o700)
         fsutil.ensure_dir(p.statedir, 0o755)
         fsutil.atomic_write(p.pidfile, f"{os.getpid()}\n", 0o644)
-        j.extra = ({"mode": "bridge", "bridge": self.plan.bridge} if self.plan.bridge else
-                   {"mode": self.cfg.share_method, "subnet": str(self.plan.subnet),
-                    "gateway": str(self.plan.gateway.ip), "table": self.plan.table})
-        j.extra["wireless"] = str(self.plan.wireless)
+        j.plan = plan.to_dict()
+        j.extra = ({"mode": "bridge", "bridge": plan.bridge} if plan.bridge else
+                   {"mode": self.cfg.share_method, "subnet": str(plan.subnet),
+                    "gateway": str(plan.gateway.ip), "table": plan.table})
+        j.extra["wireless"] = str(plan.wireless)
         j.save()
-
-        if self.plan.wireless:
-            fsutil.atomic_write(p.hostapd_conf, hostapd.hostapd_conf(self.plan), 0o600)
-            fsutil.atomic_write(p.accept_file, hostapd.mac_list(self.cfg.mac_accept), 0o600)
-            fsutil.atomic_write(p.deny_file, hostapd.mac_list(self.cfg.mac_deny), 0o600)
-        if self.plan.runs_dnsmasq:
-            fsutil.atomic_write(p.dnsmasq_conf, dnsmasq.dnsmasq_conf(self.plan), 0o600)
+        for f in plan.files:
+            fsutil.atomic_write(f.path, f.text, f.mode)
 
         link = rtnl.snapshot().link(self.cfg.wifi_iface)
         if link is None:
@@ -107,44 +105,33 @@ class Hotspot:
         # hostapd takes longest to come up and needs no address: start it
         # first and configure the link while it initialises the radio. A new
         # MAC address must be set before it, with the link down.
-        early = self.plan.wireless and not self.cfg.new_macaddr
+        early = plan.wireless and not self.cfg.new_macaddr
         if early:
-            self._start_hostapd()
+            self._start_child(self.specs["hostapd"])
         self._configure_link()
-        if self.plan.wireless and not early:
-            self._start_hostapd()
+        if plan.wireless and not early:
+            self._start_child(self.specs["hostapd"])
 
-        for name, value in self.plan.sysctls.items():
+        for name, value in plan.sysctls.items():
             self._set_sysctl(name, value)
 
-        if self.cfg.share_method == "nat":
-            j.table = self.plan.table
+        if plan.ruleset:
+            j.table = plan.table
             j.save()
             self._load_ruleset(self.uplinks)
-            self._pass_other_firewalls(starting=True)
+            firewalls.remove_leftovers(self.cfg.wifi_iface)  # rules a crash left before it journaled them
+            self._apply_remedies(plan.firewall, plan.firewall_notes)
 
-        if self.plan.runs_dnsmasq:  # bind-interfaces: the address must exist first
-            self._start_child("dnsmasq", [self._binary("dnsmasq"), "-k", "-C", p.dnsmasq_conf,
-                                          f"--pid-file={p.workdir}/dnsmasq.pid"],
-                              # logged once its sockets are bound
-                              ready_marker="started, version")
+        if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
+            self._start_child(self.specs["dnsmasq"])
 
-    def _pass_other_firewalls(self, starting: bool) -> None:
-        """Seed 001: another firewall's forward chain (Docker's policy drop)
-        drops what our table accepts. Make our traffic pass where that is
-        known to be safe; otherwise refuse to start half-working, naming the
-        table and chain that drops (FIREWALL=insert|ignore to override)."""
-        ap = self.cfg.wifi_iface
-        firewalls.remove_leftovers(ap)
-        analysis = firewall.analyse(firewalls.current_ruleset(), ap, self.uplinks, self.plan.subnet, self.plan.table,
-                                    tools=firewalls.available_tools())
-        actions, blockers = firewall.plan_actions(analysis, self.cfg.firewall)
-        for note in firewall.notes(analysis, self.cfg.firewall):
+    def _apply_remedies(self, actions: tuple[Action, ...], notes: tuple[str, ...]) -> None:
+        """Another firewall's forward chain (Docker's policy drop) drops what
+        our table accepts: the plan's remedies make our traffic pass where
+        that is known to be safe (a start that cannot was refused when it
+        was planned, naming the table and chain)."""
+        for note in notes:
             log.warning("%s", note)
-        if blockers:
-            if starting:
-                raise StartError(blockers[0])
-            log.error("%s", blockers[0])
         j = self.journal
         j.firewall = []
         for action in actions:
@@ -154,83 +141,63 @@ class Hotspot:
             j.save()
             log.info("made hotspot traffic pass %s", action.why)
 
-    def _fastpath_devices(self, snap: rtnl.Snapshot) -> tuple[str, ...]:
+    def _replan_remedies(self) -> None:
+        """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
+        ap = self.cfg.wifi_iface
+        firewalls.remove_leftovers(ap)
+        if self.cfg.firewall == "ignore":
+            return
+        analysis = coexist.analyse(firewalls.current_ruleset(), ap, self.uplinks, self.plan.subnet,
+                                   self.plan.table, tools=firewalls.available_tools())
+        actions, refusals = coexist.plan_actions(analysis, self.cfg.firewall)
+        for refusal in refusals:
+            log.error("%s", refusal)
+        self._apply_remedies(tuple(actions), tuple(coexist.notes(analysis, self.cfg.firewall)))
+
+    def _fastpath_devices(self, snap: Snapshot) -> tuple[str, ...]:
         """A flowtable may only name devices that exist (ppp0 comes and goes)."""
         if self.fastpath is False:
             return ()
         return tuple(d for d in (self.cfg.wifi_iface, *self.uplinks) if snap.link(d) is not None)
 
-    def _load_ruleset(self, uplinks: tuple[str, ...], snap: rtnl.Snapshot | None = None) -> None:
+    def _load_ruleset(self, uplinks: tuple[str, ...], snap: Snapshot | None = None) -> None:
         """Load (or replace) our table: with the flowtable fast path where
         the kernel has it, without it where it has not."""
+        same = uplinks == self.plan.uplinks
         devices = self._fastpath_devices(snap or rtnl.snapshot())
         if devices:
             try:
-                nft.load(ruleset.nft_ruleset(self.plan, uplinks, fastpath=devices))
+                nft.load(self.plan.ruleset if same and devices == self.plan.fastpath_devices
+                         else ruleset.nft_ruleset(self.plan, uplinks, fastpath=devices))
                 self.fastpath, self.fastpath_devices = True, devices
                 return
             except nft.NftError as e:
                 log.info("no flowtable fast path (%s): forwarding takes the normal path", e)
                 self.fastpath = False
-        nft.load(ruleset.nft_ruleset(self.plan, uplinks))
+        nft.load(self.plan.ruleset_fallback if same else ruleset.nft_ruleset(self.plan, uplinks))
         self.fastpath_devices = ()
 
-    def _start_hostapd(self) -> None:
-        self._start_child("hostapd", [self._binary("hostapd"), self.paths.hostapd_conf])
-
-    def _binary(self, name: str) -> str:
-        path = find_binary(name)
-        if path is None:
-            raise StartError(f"{name} is not installed: install it (Buildroot: BR2_PACKAGE_{name.upper()})")
-        return path
-
     def _configure_link(self) -> None:
-        j, iface = self.journal, self.cfg.wifi_iface
+        j, iface, plan = self.journal, self.cfg.wifi_iface, self.plan
         if not j.released:
             j.released = guard.release(iface)
             j.save()
-        ops: list[netcfg.Op] = []
-        if self.cfg.new_macaddr:
-            j.orig_mac = netcfg.run([{"op": "get_mac", "ifname": iface}])[0]
-            ops += [{"op": "link_down", "ifname": iface},
-                    {"op": "set_mac", "ifname": iface, "mac": self.cfg.new_macaddr}]
-        if self.plan.bridge:
-            netcfg.run(ops + self._bridge_ops())
-            return
-        gw = str(self.plan.gateway)
-        if gw not in j.addresses:
-            j.addresses.append(gw)
+        if plan.orig_mac:
+            j.orig_mac = plan.orig_mac
+        br = plan.bridge_plan
+        if br is not None and not j.bridge:
+            j.bridge, j.uplink = br.name, br.uplink
+            j.moved_addresses = list(br.moved_addresses)
+            j.moved_routes = [{"dst": dst, "gateway": gw, "metric": metric} for dst, gw, metric in br.moved_routes]
+        for op in plan.link_ops:
+            if isinstance(op, AddrAdd) and op.ifname == iface and op.address not in j.addresses:
+                j.addresses.append(op.address)
         j.save()
-        ops += [{"op": "addr_add", "ifname": iface, "address": gw, "missing_ok": True},
-                {"op": "link_up", "ifname": iface}]
-        netcfg.run(ops)
-        self._evict_foreign(rtnl.snapshot())
+        netcfg.run([op.to_dict() for op in plan.link_ops])
+        if br is None:
+            self._evict_foreign(rtnl.snapshot())
 
-    def _bridge_ops(self) -> list[netcfg.Op]:
-        """Join the uplink (and a wired downstream; hostapd adds a radio
-        itself) to a bridge of ours. The uplink's addresses and gateway
-        routes move to the bridge so the board stays reachable; the journal
-        keeps them to move back."""
-        j, br, up = self.journal, self.plan.bridge, self.cfg.uplinks[0]
-        snap = rtnl.snapshot()
-        if not j.bridge:
-            j.bridge, j.uplink = br, up
-            j.moved_addresses = [str(a) for a in snap.addresses_of(up)]
-            j.moved_routes = [{"dst": str(r.dst), "gateway": str(r.gateway), "metric": r.metric}
-                              for r in snap.routes if r.ifname == up and r.table == 254 and r.gateway]
-            j.save()
-        ops: list[netcfg.Op] = [{"op": "bridge_add", "ifname": br}]
-        ops += [{"op": "addr_del", "ifname": up, "address": a, "missing_ok": True} for a in j.moved_addresses]
-        ops += [{"op": "set_master", "ifname": up, "master": br}, {"op": "link_up", "ifname": up}]
-        if not self.plan.wireless:
-            ops += [{"op": "set_master", "ifname": self.cfg.wifi_iface, "master": br},
-                    {"op": "link_up", "ifname": self.cfg.wifi_iface}]
-        ops += [{"op": "addr_add", "ifname": br, "address": a, "missing_ok": True} for a in j.moved_addresses]
-        ops += [{"op": "link_up", "ifname": br}]
-        ops += [{"op": "route_add", "ifname": br, "missing_ok": True, **r} for r in j.moved_routes]
-        return ops
-
-    def _evict_foreign(self, snap: rtnl.Snapshot) -> None:
+    def _evict_foreign(self, snap: Snapshot) -> None:
         """Remove addresses and routes another program put on the hotspot
         interface (dhcpcd's 169.254.x.x in seed 000): they would answer ARP
         for the wrong subnet and can steal the board's default route."""
@@ -269,8 +236,11 @@ class Hotspot:
         self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
         self._remember_uplink_addresses(rtnl.snapshot())
 
-    def _start_child(self, name: str, argv: list[str], ready_marker: str = "") -> None:
-        child = self.children.get(name) or daemons.Child(name, argv, ready_marker)
+    def _start_child(self, spec: ChildSpec) -> None:
+        name = spec.name
+        if not os.path.isabs(spec.argv[0]):
+            raise StartError(f"{name} is not installed")
+        child = self.children.get(name) or daemons.Child(name, list(spec.argv), spec.ready_marker)
         self.children[name] = child
         child.start()
         assert child.proc and child.proc.stdout
@@ -373,7 +343,7 @@ class Hotspot:
 
     def _restart(self, child: daemons.Child) -> None:
         try:
-            self._start_child(child.name, child.argv)
+            self._start_child(self.specs[child.name])
         except OSError as e:
             log.error("cannot restart %s: %s", child.name, e)
             child.reaped(255)
@@ -412,7 +382,7 @@ class Hotspot:
             log.error("the hotspot subnet %s now overlaps the %s: clients may lose the uplink; "
                       "restart hotshare to pick a free subnet", self.plan.subnet, hit[0])
 
-    def _follow_ap_link(self, snap: rtnl.Snapshot) -> None:
+    def _follow_ap_link(self, snap: Snapshot) -> None:
         present = snap.link(self.cfg.wifi_iface) is not None
         if present == self.ap_present:
             return
@@ -432,19 +402,19 @@ class Hotspot:
         for child in self.children.values():
             child.restart_at = time.monotonic()
 
-    def _remember_uplink_addresses(self, snap: rtnl.Snapshot) -> None:
+    def _remember_uplink_addresses(self, snap: Snapshot) -> None:
         for name in self.uplinks:
             addrs = snap.addresses_of(name)
             if addrs:
                 self.uplink_addr[name] = str(addrs[0].ip)
 
-    def _follow_uplinks(self, snap: rtnl.Snapshot) -> None:
+    def _follow_uplinks(self, snap: Snapshot) -> None:
         uplinks, best = current_uplinks(self.cfg, snap)
         if uplinks != self.uplinks or self._fastpath_devices(snap) != self.fastpath_devices:
             self.uplinks = uplinks
             try:
                 self._load_ruleset(uplinks, snap)
-                self._pass_other_firewalls(starting=False)
+                self._replan_remedies()
             except (nft.NftError, OSError, RuntimeError) as e:
                 log.error("cannot update the ruleset: %s", e)
             log.info("uplinks now: %s", ", ".join(uplinks) or "none")

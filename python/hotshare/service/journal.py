@@ -33,6 +33,7 @@ class Journal:
     link_was_down: bool = False
     orig_mac: str = ""
     extra: dict[str, str] = field(default_factory=dict)      # public facts for status
+    plan: dict[str, object] = field(default_factory=dict)   # the whole plan (secrets masked), as --dry-run prints it
     path: str = field(default="", repr=False)
 
     def save(self) -> None:
