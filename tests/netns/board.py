@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,20 @@ class Board:
     # -- topology -------------------------------------------------------------
 
     def start(self) -> Board:
+        """Namespaces, links, routes and the internet side's servers, created
+        in the order of ``uplinks`` (the first gets the lower ifindex). If any
+        step fails, what was already made is removed before the error goes on."""
+        try:
+            self._start()
+        except BaseException:
+            try:
+                self.stop()
+            except Exception:
+                pass  # the error that stopped start() is the one to report
+            raise
+        return self
+
+    def _start(self) -> None:
         self.board.create()
         self.phone.create()
         add_veth("lan0", self.board, "eth0", self.phone)
@@ -77,15 +92,38 @@ class Board:
             self.daemons.append(Daemon(
                 f"{u.ns}-http", [*py, "lab.httpserver", "--listen", WEB, "--log", str(self.log(u.ns, "http"))],
                 netns=inet.name, log=self.log(u.ns, "http.stderr"), env=env, ready_line="READY"))
-        return self
 
     def stop(self) -> None:
-        for d in self.daemons:
-            d.stop()
-        # Stop hotshare first, whatever state a failed test left it in.
-        self.hotshare("down", "lan0", check=False)
-        for ns in (self.phone, *self.internets.values(), self.board):
-            ns.delete()
+        """Undo everything, whatever state a failed test (or start) left: each
+        step runs even if an earlier one raised, and the namespaces are always
+        deleted (which also kills whatever still runs in them). The first
+        error, if any, is raised at the end; a `hotshare down` that times out
+        is not an error here."""
+        errors: list[BaseException] = []
+
+        def attempt(step: Callable[[], object]) -> None:
+            try:
+                step()
+            except Exception as e:
+                errors.append(e)
+
+        try:
+            for d in self.daemons:
+                attempt(d.stop)
+            # Stop hotshare first, whatever state a failed test left it in.
+            if self.board.exists():
+                attempt(self._down_quietly)
+        finally:
+            for ns in (self.phone, *self.internets.values(), self.board):
+                attempt(ns.delete)
+        if errors:
+            raise errors[0]
+
+    def _down_quietly(self) -> None:
+        try:
+            self.hotshare("down", "lan0", check=False)
+        except subprocess.TimeoutExpired:
+            pass  # deleting the namespace kills what it left running
 
     def log(self, ns: str, what: str) -> Path:
         return self.workdir / f"{ns}-{what}.log"

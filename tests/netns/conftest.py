@@ -44,3 +44,17 @@ def board2(tmp_path: Path) -> Iterator[Board]:
         yield b
     finally:
         b.stop()
+
+
+@pytest.fixture
+def board2_usb_first(tmp_path: Path) -> Iterator[Board]:
+    """The same two uplinks, but usb0 (metric 300) is created first and gets
+    the lower ifindex; ppp0 (metric 250), the better one, comes second."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    b = Board(tmp_path, uplinks=(USB0, PPP0)).start()
+    try:
+        yield b
+    finally:
+        b.stop()

@@ -305,14 +305,19 @@ class CtLab:
         self.tool_start(self.s2, "serve", S2)
 
     def teardown(self) -> None:
-        for proc in self._procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait(timeout=10)
-        self._procs.clear()
-        for ns in self.namespaces:
-            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        try:
+            for proc in self._procs:
+                if proc.poll() is None:
+                    proc.kill()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass  # deleting its namespace below does not wait for it either
+            self._procs.clear()
+        finally:
+            for ns in self.namespaces:
+                subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
     # -- traffic ----------------------------------------------------------------
 

@@ -74,3 +74,48 @@ def test_addresses_added_later_by_any_program_are_removed(board: Board) -> None:
                5, interval=0.05, what="the stray default route to be removed")
     board.dhcp()
     assert board.fetch() == PPP0.board_ip
+
+
+def _added_link_local(monitor_log: Path) -> list[str]:
+    """Lines of `ip -o monitor address` that add (not delete) a 169.254 address on lan0."""
+    out = []
+    for ln in monitor_log.read_text().splitlines():
+        fields = ln.split()
+        if ln.startswith("#") or not fields or fields[0] == "Deleted" or "lan0" not in fields[:2]:
+            continue
+        if "inet" in fields and ipaddress.IPv4Interface(fields[fields.index("inet") + 1]).ip in LINK_LOCAL:
+            out.append(ln)
+    return out
+
+
+def test_dhcpcd_is_asked_to_release_the_interface_not_just_overruled(board: Board, dhcpcd: Daemon,
+                                                                     tmp_path: Path) -> None:
+    """The address guard would hide a dhcpcd that was never asked (it deletes
+    each 169.254 address within milliseconds): watch every address change."""
+    wait_until(lambda: bool(link_local(board)), 30, interval=0.2, what="dhcpcd to put an IPv4LL address on lan0")
+    monitor_log = tmp_path / "addr-monitor.log"
+    monitor = Daemon("addr-monitor", ["ip", "-o", "monitor", "address"], netns=board.board.name, log=monitor_log)
+    time.sleep(0.3)  # `ip monitor` has subscribed
+    try:
+        board.up()
+        board.dhcp()
+        time.sleep(8)  # several of dhcpcd's IPv4LL retry periods
+        assert board.fetch() == PPP0.board_ip
+    finally:
+        monitor.stop()  # the window ends while hotshare still runs
+    assert _added_link_local(monitor_log) == [], "dhcpcd was not released: it kept adding IPv4LL addresses"
+
+    # dhcpcd's own account: asked over its control socket, it let go of lan0
+    during = dhcpcd.log.read_text()
+    assert "control command: dhcpcd --release lan0" in during
+    assert "lan0: removing interface" in during.split("control command: dhcpcd --release lan0", 1)[1]
+
+    # On stop, hotshare hands lan0 back (`dhcpcd -n lan0` on the socket).
+    # dhcpcd 9.4.1 (Debian 12) does not take it: its privilege-separated
+    # control process logs "cannot handle another client" and lan0 stays
+    # unmanaged until dhcpcd restarts. Newer ones log the command.
+    board.hotshare("down", "lan0")
+    handed_back = ("control command: dhcpcd -n lan0", "ps_ctl_dispatch: cannot handle another client")
+    wait_until(lambda: any(h in dhcpcd.log.read_text()[len(during):] for h in handed_back), 5, interval=0.1,
+               what="dhcpcd to log hotshare's hand-back of lan0")
+    assert dhcpcd.alive()

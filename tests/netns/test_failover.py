@@ -8,12 +8,14 @@ stale NAT binding does not hang."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from board import PPP0, USB0, Board
-from lab.proc import Daemon
+from lab.proc import Daemon, wait_until
 
 # A UDP echo that answers with the address it saw, on the web address.
 UDP_ECHO = r"""
@@ -82,3 +84,46 @@ def test_a_flow_pinned_to_the_old_uplink_is_flushed_not_left_hanging(board2: Boa
     assert seen[0] == PPP0.board_ip
     tail = seen[-20:]  # the flow's last second: it moved to usb0 and did not hang
     assert all(a == USB0.board_ip for a in tail), seen
+
+
+UPLINK_LINE = re.compile(r"hotspot ready on lan0: .*, uplink (\S+)$|uplink changed: \S+ -> (\S+)$")
+
+
+def chosen_uplink(board: Board, log: Path) -> str | None:
+    """The uplink hotshare says it follows now: `hotshare status --json`
+    and its own log must agree."""
+    status = board.status()
+    found = [m.group(1) or m.group(2) for ln in log.read_text().splitlines() if (m := UPLINK_LINE.search(ln))]
+    logged = found[-1] if found else None
+    return str(status["uplink"]) if status.get("uplink") == logged else f"status {status.get('uplink')}, log {logged}"
+
+
+def test_the_best_metric_is_followed_even_when_it_has_the_higher_ifindex(board2_usb_first: Board,
+                                                                         tmp_path: Path) -> None:
+    b = board2_usb_first
+    index = {lk["ifname"]: lk["ifindex"] for lk in b.board.ip_json("link", "show")}
+    assert index["usb0"] < index["ppp0"]  # usb0 came first; ppp0 has the better metric
+    # in the foreground, so that hotshare's log (its stderr) says which uplink it follows
+    log = tmp_path / "hotshare.log"
+    b.daemons.append(Daemon("hotshare", [sys.executable, "-m", "hotshare", "up", "--dns-server", PPP0.gateway,
+                                         "lan0"], netns=b.board.name, log=log, env=b.env()))
+    wait_until(lambda: "hotspot ready" in log.read_text(), 30, interval=0.1, what="hotshare to be ready")
+    assert b.status()["running"] is True
+    lease = b.dhcp()
+    dnsmasq = b.children()["dnsmasq"]
+
+    assert chosen_uplink(b, log) == "ppp0"
+    b.wait_fetch(PPP0.board_ip, timeout=5)
+
+    b.board.ip("link", "set", "ppp0", "down")  # the modem drops
+    wait_until(lambda: chosen_uplink(b, log) == "usb0", 5, interval=0.05, what="hotshare to follow usb0")
+    b.wait_fetch(USB0.board_ip, timeout=5)
+
+    b.board.ip("link", "set", "ppp0", "up")
+    b.board.ip("route", "add", "default", "via", PPP0.gateway, "dev", "ppp0", "metric", str(PPP0.metric))
+    wait_until(lambda: chosen_uplink(b, log) == "ppp0", 5, interval=0.05, what="hotshare to come back to ppp0")
+    b.wait_fetch(PPP0.board_ip, timeout=5)
+
+    assert b.children()["dnsmasq"] == dnsmasq  # no restart
+    assert b.dhcp()["ip"] == lease["ip"]
+    assert "Traceback" not in log.read_text()

@@ -6,9 +6,12 @@ with a native nftables table whose forward chain drops."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from board import PPP0, Board
+from lab.netns import Netns
+from lab.proc import Daemon
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "firewall"
 
@@ -53,3 +56,53 @@ def test_firewall_insert_makes_it_pass_and_stop_restores_the_table(board: Board)
     assert board.fetch() == PPP0.board_ip
     board.hotshare("down", "lan0")
     assert board.board.run(["nft", "list", "table", "inet", "filter"]).stdout == before
+
+
+# A TCP listener that answers "phone" to whoever connects.
+LISTENER = r"""
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(8)
+print("READY", flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"phone"); c.close()
+"""
+
+# "open <what the server said>", or "closed <why connect() failed>"
+CONNECT = r"""
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
+except OSError as e:
+    print("closed", type(e).__name__); sys.exit()
+try:
+    print("open", c.recv(16).decode())
+except OSError as e:
+    print("open", type(e).__name__)
+"""
+
+
+def connect_from(ns: Netns, addr: str, port: int, timeout: float = 2.0) -> str:
+    return ns.run([sys.executable, "-c", CONNECT, addr, str(port), str(timeout)], timeout=timeout + 10).stdout.strip()
+
+
+def test_the_internet_cannot_open_a_connection_to_a_client(board: Board) -> None:
+    board.up()
+    lease = board.dhcp()
+    phone_ip = lease["ip"]
+    board.daemons.append(Daemon("phone-listener", [sys.executable, "-c", LISTENER, "8080"], netns=board.phone.name,
+                                log=board.log("hs-phone", "listener"), ready_line="READY"))
+    inet = board.internets["ppp0"]
+    # a host on the uplink side that knows the hotspot's subnet is behind the board
+    inet.ip("route", "add", "192.168.12.0/24", "via", PPP0.board_ip, "dev", PPP0.peer_if)
+
+    assert board.fetch() == PPP0.board_ip                               # outbound works
+    assert connect_from(board.phone, phone_ip, 8080) == "open phone"     # the listener listens
+    assert connect_from(inet, phone_ip, 8080) == "closed TimeoutError"   # inbound is dropped
+    assert connect_from(board.phone, "192.168.12.1", 53).startswith("open")  # dnsmasq, for clients
+    assert connect_from(inet, "192.168.12.1", 53) == "closed TimeoutError"  # not for the uplink
+
+    # the route is sound: it is our table, nothing else, that stopped it
+    table = f"inet {board.status()['table']}"
+    board.board.run(["nft", "flush", "chain", *table.split(), "forward"])
+    assert connect_from(inet, phone_ip, 8080) == "open phone"

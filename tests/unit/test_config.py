@@ -162,3 +162,61 @@ def test_public_view_masks_the_passphrase() -> None:
 def test_mkconfig_round_trip() -> None:
     raw = base(CHANNEL="6", HIDDEN="1")
     assert parse_conf_text(to_conf_text(raw)) == raw
+
+
+# -- limits at the limit ----------------------------------------------------------
+
+@pytest.mark.parametrize(("length", "ok"), [(7, False), (8, True), (63, True), (64, False)])
+def test_passphrase_length_boundaries(length: int, ok: bool) -> None:
+    phrase = "p" * length
+    if ok:
+        assert from_mapping(base(PASSPHRASE=phrase)).passphrase == phrase
+    else:
+        with pytest.raises(ConfigError, match=rf"^PASSPHRASE: must be 8 to 63 characters \(got {length}\)"):
+            from_mapping(base(PASSPHRASE=phrase))
+
+
+def test_64_characters_are_a_raw_psk_only_with_use_psk_and_hex() -> None:
+    psk = "0123456789abcdefABCDEF" * 2 + "0123456789abcdefABCD"
+    assert len(psk) == 64
+    assert from_mapping(base(USE_PSK="1", PASSPHRASE=psk)).passphrase == psk
+    with pytest.raises(ConfigError, match=r"^PASSPHRASE: must be 8 to 63"):
+        from_mapping(base(PASSPHRASE=psk))                       # USE_PSK=0: 64 is one too many
+    with pytest.raises(ConfigError, match=r"^PASSPHRASE: with USE_PSK=1 it must be a raw PSK of 64 hex"):
+        from_mapping(base(USE_PSK="1", PASSPHRASE=psk[:-1] + "g"))  # 64, not all hex
+    for n in (63, 65):
+        with pytest.raises(ConfigError, match=r"^PASSPHRASE: with USE_PSK=1 it must be a raw PSK of 64 hex"):
+            from_mapping(base(USE_PSK="1", PASSPHRASE="a" * n))
+
+
+@pytest.mark.parametrize(("ssid", "nbytes", "ok"), [
+    ("s" * 32, 32, True),
+    ("s" * 33, 33, False),
+    ("é" * 16, 32, True),       # 16 characters, 2 bytes each
+    ("é" * 16 + "x", 33, False),
+    ("€" * 10 + "xx", 32, True),
+    ("€" * 11, 33, False),      # 11 characters, 3 bytes each
+    ("s", 1, True),
+])
+def test_ssid_limit_is_32_bytes_of_utf8_not_32_characters(ssid: str, nbytes: int, ok: bool) -> None:
+    assert len(ssid.encode("utf-8")) == nbytes
+    if ok:
+        assert from_mapping(base(SSID=ssid)).ssid == ssid
+    else:
+        with pytest.raises(ConfigError, match=rf"^SSID: must be 1 to 32 bytes \(got {nbytes}\)"):
+            from_mapping(base(SSID=ssid))
+
+
+@pytest.mark.parametrize(("band", "channel", "ok"), [
+    ("2.4", 1, True), ("2.4", 14, True), ("2.4", 0, False), ("2.4", 15, False),
+    ("5", 36, True), ("5", 165, True), ("5", 35, False), ("5", 37, False), ("5", 166, False),
+    ("5", 1, False), ("2.4", 36, False),
+])
+def test_channel_boundaries_per_band(band: str, channel: int, ok: bool) -> None:
+    raw = base(FREQ_BAND=band, CHANNEL=str(channel))
+    if ok:
+        cfg = from_mapping(raw)
+        assert (cfg.channel, cfg.band_channel, cfg.freq_band) == (channel, channel, band)
+    else:
+        with pytest.raises(ConfigError, match=rf"^CHANNEL: {channel} is not a {band} GHz channel"):
+            from_mapping(raw)

@@ -19,8 +19,8 @@ from test_plan import SEED_000
 from hotshare.cli import main as cli
 from hotshare.config import KNOWN_KEYS, ConfigError, from_mapping, parse_conf_text
 from hotshare.plan.dnsmasq import dnsmasq_conf
-from hotshare.plan.hostapd import hostapd_conf
 from hotshare.plan.facts import Facts
+from hotshare.plan.hostapd import hostapd_conf
 from hotshare.plan.make import make_plan
 from hotshare.plan.ruleset import nft_ruleset
 

@@ -7,10 +7,10 @@ import ipaddress
 import pytest
 
 from hotshare.config import ConfigError, from_mapping
-from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
-from hotshare.plan.network import dhcp_range, parse_servers_file
 from hotshare.plan.facts import Facts
 from hotshare.plan.make import make_plan
+from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+from hotshare.plan.network import current_uplinks, dhcp_range, parse_servers_file
 
 UP = IFF_UP | IFF_LOWER_UP
 
@@ -124,3 +124,36 @@ def test_bridge_mode_refuses_a_wifi_client_uplink_and_says_why() -> None:
     four_addr = Facts(snapshot=s, wireless=True, wifi_uplinks={"wlan1": ("managed", True)})
     p = make_plan(cfg(SHARE_METHOD="bridge", INTERNET_IFACE="wlan1"), four_addr)
     assert p.bridge == "hs-wlan0" and not p.runs_dnsmasq and p.sysctls == {}
+
+
+def _snapshot_with_order(order: tuple[str, ...], routes: list[tuple[str, int]]) -> Snapshot:
+    """Links created in ``order`` (ifindex 1, 2...), default routes listed in the order given."""
+    links = tuple(Link(i, n, UP, 6) for i, n in enumerate(order, 1))
+    idx = {lk.name: lk.index for lk in links}
+    r = tuple(Route(ipaddress.IPv4Network("0.0.0.0/0"), idx[dev], dev, None, metric, 254) for dev, metric in routes)
+    return Snapshot(links, (), r)
+
+
+@pytest.mark.parametrize("internet_iface", ["auto", "usb0,ppp0", "ppp0,usb0"])
+def test_the_uplink_is_chosen_by_metric_not_by_interface_index_or_listing_order(internet_iface: str) -> None:
+    # usb0 was plugged in first (lower ifindex) and the kernel lists its route
+    # first; ppp0 came later but has the better metric: ppp0 carries the traffic.
+    s = _snapshot_with_order(("lo", "wlan0", "usb0", "eth0", "ppp0"), [("usb0", 300), ("ppp0", 250)])
+    assert s.link("usb0").index < s.link("ppp0").index  # type: ignore[union-attr]
+    assert [r.ifname for r in s.default_routes()] == ["ppp0", "usb0"]
+    c = cfg(INTERNET_IFACE=internet_iface)
+    uplinks, best = current_uplinks(c, s)
+    assert best == "ppp0"
+    if internet_iface == "auto":
+        assert uplinks == ("ppp0", "usb0")  # best first
+    else:
+        assert uplinks == tuple(internet_iface.split(","))
+    assert plan_on(s, INTERNET_IFACE=internet_iface).best_uplink == "ppp0"
+
+
+def test_when_the_better_metric_uplink_goes_down_the_other_one_is_chosen() -> None:
+    s = _snapshot_with_order(("lo", "wlan0", "usb0", "ppp0"), [("usb0", 300), ("ppp0", 250)])
+    links = tuple(Link(lk.index, lk.name, 0 if lk.name == "ppp0" else lk.flags, lk.operstate) for lk in s.links)
+    down = Snapshot(links, s.addresses, s.routes)
+    assert current_uplinks(cfg(), down) == (("usb0",), "usb0")
+    assert current_uplinks(cfg(INTERNET_IFACE="ppp0,usb0"), down) == (("ppp0", "usb0"), "usb0")

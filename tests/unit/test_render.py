@@ -11,8 +11,8 @@ from test_plan import SEED_000
 
 from hotshare.config import from_mapping
 from hotshare.plan.dnsmasq import dnsmasq_conf
-from hotshare.plan.hostapd import hostapd_conf
 from hotshare.plan.facts import Facts
+from hotshare.plan.hostapd import hostapd_conf
 from hotshare.plan.make import make_plan
 from hotshare.plan.ruleset import nft_ruleset
 

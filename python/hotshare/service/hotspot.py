@@ -92,6 +92,8 @@ class Hotspot:
                    {"mode": self.cfg.share_method, "subnet": str(plan.subnet),
                     "gateway": str(plan.gateway.ip), "table": plan.table})
         j.extra["wireless"] = str(plan.wireless)
+        if plan.ruleset:
+            j.extra["uplink"] = self.best_uplink or ""
         j.save()
         for f in plan.files:
             fsutil.atomic_write(f.path, f.text, f.mode)
@@ -424,6 +426,8 @@ class Hotspot:
         if best != self.best_uplink:
             old = self.best_uplink
             self.best_uplink = best
+            self.journal.extra["uplink"] = best or ""
+            self.journal.save()
             log.info("uplink changed: %s -> %s", old or "none", best or "none")
             if old and old in self.uplink_addr:
                 self._flush_nat(self.uplink_addr[old])

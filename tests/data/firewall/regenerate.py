@@ -20,9 +20,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 from hotshare.config import from_mapping  # noqa: E402
-from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Link, Route, Snapshot  # noqa: E402
-from hotshare.plan.facts import Facts
+from hotshare.plan.facts import Facts  # noqa: E402
 from hotshare.plan.make import make_plan  # noqa: E402
+from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Link, Route, Snapshot  # noqa: E402
 from hotshare.plan.ruleset import nft_ruleset  # noqa: E402
 
 NS = "fw-regen"
