@@ -4,7 +4,7 @@
 rtnetlink snapshot, ``nft -j list ruleset`` and two ``nft -c`` probes, ``iw``,
 rfkill, sockets and processes from /proc, ``nmcli``, sysctls, the instance's
 status and journal, and (through :mod:`.dns_probe`) one query to each
-upstream DNS server.
+upstream DNS server. Programs run through :func:`hotshare.system.run.run`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ..plan.network import current_uplinks, parse_servers_file
 from ..service.instances import paths_for, status_of
 from ..service.journal import Journal
 from ..system import firewalls, sysctl
-from ..system.run import find_binary
+from ..system.run import DEFAULT_TIMEOUT, ProgramError, find_binary, run
 from ..system.wifi import is_wireless
 from .dns_probe import DNS_TIMEOUT, probe_dns
 from .facts import Context, Proc, Rfkill, Sock
@@ -28,7 +28,7 @@ from .nft_probe import FLOW_PROBE, NAT_PROBE, probe_text
 from .parsers import parse_nmcli, parse_proc_net, upstream_servers
 
 NFT_TIMEOUT = 60.0
-TIMED_OUT = 124
+TIMED_OUT = 124     # the exit status :func:`_run` gives a program that ran out of time, as timeout(1) does
 
 
 def _read(path: str) -> str | None:
@@ -40,14 +40,18 @@ def _read(path: str) -> str | None:
 
 
 
-def _run(argv: list[str], stdin: str | None = None, timeout: float = 10.0) -> tuple[int, str, str]:
+def _run(name: str, *args: str, stdin: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of a program. Ran out of time: TIMED_OUT and
+    a message saying so; could not run at all: 127 and why."""
     try:
-        p = subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return TIMED_OUT, "", f"`{' '.join(argv)}` did not finish within {timeout:g} s"
-    except OSError as e:
-        return 127, "", f"{argv[0]}: {e.strerror}"
-    return p.returncode, p.stdout, p.stderr
+        r = run(name, *args, input=stdin, timeout=timeout)
+    except ProgramError as e:
+        # run() raises ProgramError from inside its handler of the timeout
+        if isinstance(e.__context__, subprocess.TimeoutExpired):
+            argv = " ".join((find_binary(name) or name, *args))
+            return TIMED_OUT, "", f"`{argv}` did not finish within {timeout:g} s"
+        return 127, "", str(e)
+    return r.returncode, r.stdout, r.stderr
 
 
 def read_rfkill(root: str = "/sys/class/rfkill") -> tuple[Rfkill, ...]:
@@ -132,10 +136,9 @@ def socket_owners(inodes: set[int]) -> tuple[dict[int, tuple[int, str]], bool]:
 
 
 def _iw(*args: str) -> tuple[str | None, str]:
-    iw = find_binary("iw")
-    if iw is None:
+    if find_binary("iw") is None:
         return None, "iw is not installed"
-    rc, out, err = _run([iw, *args])
+    rc, out, err = _run("iw", *args)
     if rc != 0:
         return None, f"`iw {' '.join(args)}`: {err.strip() or f'exit {rc}'}"
     return out, ""
@@ -155,11 +158,11 @@ def gather(iface: str | None, cfg: HotspotConfig | None, config_path: str | None
             ctx.reg, _ = _iw("reg", "get")
         ctx.rfkill = read_rfkill()
 
-    nft_bin = find_binary("nft") or ""
-    if not nft_bin:
+    have_nft = find_binary("nft") is not None
+    if not have_nft:
         ctx.nft_missing = ctx.ruleset_error = "nft not found: install nftables"
-    if nft_bin:
-        rc, out, err = _run([nft_bin, "-j", "list", "ruleset"], timeout=NFT_TIMEOUT)
+    if have_nft:
+        rc, out, err = _run("nft", "-j", "list", "ruleset", timeout=NFT_TIMEOUT)
         if rc == 0:
             try:
                 ctx.ruleset = json.loads(out or '{"nftables": []}').get("nftables", [])
@@ -171,12 +174,12 @@ def gather(iface: str | None, cfg: HotspotConfig | None, config_path: str | None
             ctx.probe_skipped = "checking a ruleset against the kernel needs root"
         else:
             # the first use may load a dozen modules: slow on a small board (or under emulation)
-            rc, _out, err = _run([nft_bin, "-c", "-f", "-"], stdin=probe_text(NAT_PROBE), timeout=NFT_TIMEOUT)
+            rc, _out, err = _run("nft", "-c", "-f", "-", stdin=probe_text(NAT_PROBE), timeout=NFT_TIMEOUT)
             if rc == TIMED_OUT:
                 ctx.probe_skipped = err
             else:
                 ctx.probe_error = "" if rc == 0 else (err or f"nft exit {rc}")
-                rc, _out, err = _run([nft_bin, "-c", "-f", "-"], stdin=probe_text(FLOW_PROBE), timeout=NFT_TIMEOUT)
+                rc, _out, err = _run("nft", "-c", "-f", "-", stdin=probe_text(FLOW_PROBE), timeout=NFT_TIMEOUT)
                 ctx.flowtable_error = None if rc == TIMED_OUT else "" if rc == 0 else (err or f"nft exit {rc}")
 
     try:
@@ -186,11 +189,9 @@ def gather(iface: str | None, cfg: HotspotConfig | None, config_path: str | None
     ctx.procs = read_procs()
     ctx.sockets = read_sockets()
     ctx.owners, ctx.owners_known = socket_owners({s.inode for s in ctx.sockets})
-    if any(p.comm == "NetworkManager" and p.same_netns for p in ctx.procs):
-        nmcli = find_binary("nmcli")
-        if nmcli:
-            rc, out, _err = _run([nmcli, "-t", "-f", "DEVICE,STATE", "device"])
-            ctx.nm_devices = parse_nmcli(out) if rc == 0 else None
+    if any(p.comm == "NetworkManager" and p.same_netns for p in ctx.procs) and find_binary("nmcli"):
+        rc, out, _err = _run("nmcli", "-t", "-f", "DEVICE,STATE", "device")
+        ctx.nm_devices = parse_nmcli(out) if rc == 0 else None
     ctx.dhcpcd_conf = _read("/etc/dhcpcd.conf")
     ctx.connman_conf = _read("/etc/connman/main.conf")
 
