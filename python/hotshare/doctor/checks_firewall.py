@@ -57,7 +57,7 @@ def _by_hand(action: Any) -> str:
 
 
 def check_forward_not_dropped(ctx: Context) -> list[Finding]:
-    """9. No other firewall drops the hotspot's traffic (seed 001: Docker's FORWARD policy drop).
+    """9. No other firewall drops the hotspot's traffic (Docker, for one, sets FORWARD's policy to drop).
 
     An ``accept`` in hotshare's own table does not stop another base chain at
     the same hook from dropping the packet. hotshare.firewall walks the other

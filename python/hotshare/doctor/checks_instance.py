@@ -22,7 +22,8 @@ def _is_ipv4ll(ctx: Context, iface: str) -> list[str]:
 
 
 def check_no_other_manager(ctx: Context) -> list[Finding]:
-    """10. dhcpcd, NetworkManager or connman do not manage the AP interface (seed 000)."""
+    """10. dhcpcd, NetworkManager or connman do not manage the AP interface (they add, remove
+    or replace its addresses and routes behind hotshare's back)."""
     fid = "managers"
     if (s := need_iface(ctx, fid, "network managers")) is not None:
         return [s]
@@ -46,8 +47,9 @@ def check_no_other_manager(ctx: Context) -> list[Finding]:
         fix = dhcpcd_fix if dhcpcd else f"find what configures {iface} and stop it"
         if ll:
             fix += f"; then remove the 169.254 address (`ip addr del ADDR/16 dev {iface}`)"
-        out.append(bad(fid, f"a DHCP client manages {iface} (IPv4LL 169.254.x.x, as in seed 000)"
-                       if ll else f"dhcpcd runs a DHCP client on {iface}", evidence, fix))
+        title = (f"a DHCP client manages {iface}: it gave it an IPv4LL address (169.254.x.x), having found "
+                 "no DHCP server" if ll else f"dhcpcd runs a DHCP client on {iface}")
+        out.append(bad(fid, title, evidence, fix))
     elif dhcpcd and not deny:
         out.append(info(fid, f"dhcpcd runs and may take {iface} when its link comes up",
                         "dhcpcd pids " + ", ".join(str(p.pid) for p in dhcpcd) + f"; no `denyinterfaces {iface}` "

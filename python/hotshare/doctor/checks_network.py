@@ -181,7 +181,8 @@ def check_upstream_dns_answers(ctx: Context) -> list[Finding]:
 
 
 def check_subnet_free(ctx: Context) -> list[Finding]:
-    """8. The hotspot's subnet overlaps no other interface's address or route (seed 004)."""
+    """8. The hotspot's subnet overlaps no other interface's address or route (else the
+    routes to its clients and to that other network clash)."""
     fid = "subnet"
     if (s := need_iface(ctx, fid, "subnet")) is not None:
         return [s]

@@ -15,7 +15,7 @@ PROBE_TABLE = "hotshare_doctor_probe"
 # The nftables features hotshare's table uses, one per line, so a failed
 # line of ``nft -c`` names the feature (and the kernel options it needs).
 _F_INET = ("the inet family", "CONFIG_NF_TABLES, CONFIG_NF_TABLES_INET")
-_F_SET = ("named sets", "CONFIG_NF_TABLES_SET (built into nf_tables since Linux 5.?)")
+_F_SET = ("named sets", "CONFIG_NF_TABLES_SET (part of CONFIG_NF_TABLES itself since Linux 5.7)")
 _F_FWD = ("filter chains at the forward hook", "CONFIG_NF_TABLES_INET")
 _F_META = ("interface and address matches", "CONFIG_NF_TABLES")
 _F_CT = ("connection tracking (ct state)", "CONFIG_NF_CONNTRACK, CONFIG_NFT_CT")
