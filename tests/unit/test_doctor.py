@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from hotshare import doctor
 from hotshare.cli.doctor import load_config, run_doctor
 from hotshare.config import from_mapping
-from hotshare.doctor import checks as doctor
-from hotshare.doctor.checks import Context, DnsResult, Finding, Proc, Rfkill, Sock
+from hotshare.doctor import Context, DnsResult, Finding, Proc, Rfkill, Sock, nft_probe
 from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
 
 UP = IFF_UP | IFF_LOWER_UP
@@ -203,20 +203,20 @@ SYNTAX_STDERR = ('/dev/stdin:10:53-53: Error: syntax error, unexpected newline\n
 
 def test_probe_errors_map_to_features() -> None:
     why = doctor.explain_probe(FLOWTABLE_STDERR, doctor.FLOW_PROBE)
-    assert why.missing == (doctor._F_FLOW,) and not why.userspace
+    assert why.missing == (nft_probe._F_FLOW,) and not why.userspace
     why = doctor.explain_probe(MASQ_STDERR, doctor.NAT_PROBE)
-    assert why.missing == (doctor._F_MASQ,)
+    assert why.missing == (nft_probe._F_MASQ,)
     why = doctor.explain_probe(NAT_STDERR, doctor.NAT_PROBE)
-    assert why.missing == (doctor._F_NAT,) and not why.userspace and not why.other
+    assert why.missing == (nft_probe._F_NAT,) and not why.userspace and not why.other
     why = doctor.explain_probe(SYNTAX_STDERR, doctor.NAT_PROBE)
     assert not why.missing and "syntax error" in why.userspace[0]
 
 
 def test_probe_lines_carry_their_features() -> None:
     text = doctor.probe_text(doctor.NAT_PROBE).splitlines()
-    assert "masquerade" in text[9] and doctor.NAT_PROBE[9][1] == doctor._F_MASQ
-    assert "type nat" in text[8] and doctor.NAT_PROBE[8][1] == doctor._F_NAT
-    assert "ct state" in text[5] and doctor.NAT_PROBE[5][1] == doctor._F_CT
+    assert "masquerade" in text[9] and doctor.NAT_PROBE[9][1] == nft_probe._F_MASQ
+    assert "type nat" in text[8] and doctor.NAT_PROBE[8][1] == nft_probe._F_NAT
+    assert "ct state" in text[5] and doctor.NAT_PROBE[5][1] == nft_probe._F_CT
 
 
 def test_missing_masquerade_names_the_kernel_option() -> None:
@@ -491,11 +491,11 @@ def test_our_own_table_and_ip6_are_not_blockers() -> None:
 
 
 def test_policy_drop_fallback_when_the_analysis_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hotshare.doctor import checks
+    from hotshare.doctor import checks_firewall
 
     def broken(*args: Any, **kw: Any) -> Any:
         raise KeyError("family")
-    monkeypatch.setattr(checks.firewall, "analyse", broken)
+    monkeypatch.setattr(checks_firewall.firewall, "analyse", broken)
     f = only(doctor.check_forward_not_dropped(wifi_ctx(ruleset=NATIVE_DROP)))
     assert not f.ok and "rules not analysed" in f.evidence
     assert 'nft insert rule inet filter forward iifname "wlan0" accept' in f.fix

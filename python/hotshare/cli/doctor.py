@@ -8,7 +8,9 @@ import os
 import sys
 
 from ..config import HotspotConfig, from_mapping, read_conf_file
-from ..doctor.checks import diagnose, exit_code, gather, render_human, render_json
+from ..doctor import diagnose
+from ..doctor.gather import gather
+from ..doctor.report import exit_code, render_human, render_json
 from ..errors import EXIT_USAGE, ConfigError
 from ..service.instances import resolve_iface
 

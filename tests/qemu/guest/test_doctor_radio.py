@@ -185,7 +185,7 @@ def kernel_without(request: pytest.FixtureRequest) -> Iterator[tuple[str, ...]]:
 
 def test_kernel_without_masquerade_or_nat(hotshare_cli: HotshareCLI, ap_radio: Radio, logdir: Path,
                                           kernel_without: tuple[str, ...]) -> None:
-    from hotshare.doctor import checks as doc
+    from hotshare import doctor as doc
 
     raw = subprocess.run(["nft", "-c", "-f", "-"], input=doc.probe_text(doc.NAT_PROBE), capture_output=True,
                          text=True)
