@@ -21,6 +21,7 @@ venv: setup
 lint: setup
 	.venv/bin/ruff check python tests bench csrc
 	.venv/bin/mypy
+	PYTHONPATH=python .venv/bin/lint-imports .importlinter
 
 unit: setup
 	$(PYTEST) -q tests/unit
