@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from collections.abc import Iterable
 
 from ..config import HotspotConfig
@@ -20,7 +19,7 @@ from ..plan.network import current_uplinks, parse_servers_file
 from ..service.instances import paths_for, status_of
 from ..service.journal import Journal
 from ..system import firewalls, sysctl
-from ..system.run import DEFAULT_TIMEOUT, ProgramError, find_binary, run
+from ..system.run import DEFAULT_TIMEOUT, ProgramError, ProgramTimeout, find_binary, run
 from ..system.wifi import is_wireless
 from .dns_probe import DNS_TIMEOUT, probe_dns
 from .facts import Context, Proc, Rfkill, Sock
@@ -45,11 +44,10 @@ def _run(name: str, *args: str, stdin: str | None = None, timeout: float = DEFAU
     a message saying so; could not run at all: 127 and why."""
     try:
         r = run(name, *args, input=stdin, timeout=timeout)
+    except ProgramTimeout:
+        argv = " ".join((find_binary(name) or name, *args))
+        return TIMED_OUT, "", f"`{argv}` did not finish within {timeout:g} s"
     except ProgramError as e:
-        # run() raises ProgramError from inside its handler of the timeout
-        if isinstance(e.__context__, subprocess.TimeoutExpired):
-            argv = " ".join((find_binary(name) or name, *args))
-            return TIMED_OUT, "", f"`{argv}` did not finish within {timeout:g} s"
         return 127, "", str(e)
     return r.returncode, r.stdout, r.stderr
 

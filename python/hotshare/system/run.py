@@ -25,6 +25,10 @@ class ProgramError(OperationError):
     """A program could not be run, timed out, or (with ``check``) failed."""
 
 
+class ProgramTimeout(ProgramError):
+    """A program did not finish in time (it was killed)."""
+
+
 @dataclass(frozen=True)
 class Result:
     argv: tuple[str, ...]
@@ -65,7 +69,7 @@ def run(name: str, *args: str, input: str | None = None, timeout: float = DEFAUL
         proc = subprocess.run(argv, input=input, capture_output=True, text=True, timeout=timeout,
                               env=child_env(), check=False)
     except subprocess.TimeoutExpired:
-        raise ProgramError(f"{name} {' '.join(args[:3])} did not finish within {timeout:.0f} s") from None
+        raise ProgramTimeout(f"{name} {' '.join(args[:3])} did not finish within {timeout:.0f} s") from None
     except OSError as e:
         raise ProgramError(f"cannot run {name}: {e.strerror}") from None
     result = Result(argv, proc.returncode, proc.stdout, proc.stderr)
