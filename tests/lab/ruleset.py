@@ -60,6 +60,7 @@ def verdict(ruleset_json: dict[str, Any], hook: str, iif: str, oif: str | None, 
     at the input hook. A rule the walker cannot decide counts as a drop when
     it drops and is passed over when it accepts, so "accept" is certain."""
     walker = evaluate.Walker.of(ruleset_json, skip_tag="\x00no-rule-has-this-comment")
+    walker.within_limits = True  # a client under the per-client connection limit
     chains = sorted((c for c in walker.chains.values() if c.get("hook") == hook and c.get("type") == "filter"),
                     key=lambda c: int(c.get("prio", 0)))
     assert chains, f"the table has no filter chain on the {hook} hook"

@@ -133,8 +133,9 @@ def test_mac_lists_are_read_and_checked(tmp_path) -> None:  # type: ignore[no-un
     assert cfg.mac_accept == ("02:00:00:00:01:00", "02:00:00:00:02:00")
     bad = tmp_path / "deny"
     bad.write_text("02:00:00:00:01:00\nnot-a-mac\n")
-    with pytest.raises(ConfigError, match=r"^MAC_FILTER_DENY \(.*deny:2\): 'not-a-mac' is not a MAC"):
+    with pytest.raises(ConfigError, match=r"^MAC_FILTER_DENY: .*deny:2 is not a MAC") as info:
         from_mapping(base(MAC_FILTER_DENY=str(bad)))
+    assert "not-a-mac" not in str(info.value)  # a file's contents are never echoed
     with pytest.raises(ConfigError, match="^MAC_FILTER_ACCEPT: cannot read"):
         from_mapping(base(MAC_FILTER="1", MAC_FILTER_ACCEPT=str(tmp_path / "missing")))
 

@@ -73,7 +73,7 @@ def test_dnsmasq_serves_the_ap_interface_only() -> None:
     lines = text.splitlines()
     assert "interface=wlan0" in lines and "bind-interfaces" in lines
     assert [ln for ln in lines if ln.startswith("interface=")] == ["interface=wlan0"]
-    assert "dhcp-range=192.168.12.10,192.168.12.254,255.255.255.0,12h" in lines
+    assert "dhcp-range=192.168.12.10,192.168.12.254,255.255.255.0,1h" in lines
     assert "dhcp-option=option:router,192.168.12.1" in lines
     assert "dhcp-option=option:dns-server,192.168.12.1" in lines
     assert "dhcp-leasefile=/var/lib/hotshare/wlan0.leases" in lines

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import logging.handlers
 import os
+import re
+import stat
 import sys
 from collections.abc import Callable
 
@@ -44,14 +47,12 @@ def setup_logging(verbose: bool, to_syslog: bool) -> None:
 
 
 def cmd_up(ns: argparse.Namespace) -> int:
-    raw = raw_settings(ns)
+    raw = raw_settings(ns, read_once(ns.config_once) if getattr(ns, "config_once", None) else None)
     if getattr(ns, "mkconfig", None):
         from ..system.files import atomic_write
         atomic_write(ns.mkconfig, to_conf_text(raw), 0o600)  # it may hold the passphrase
         print(f"wrote {ns.mkconfig}")
         return EXIT_OK
-    if ns.config_once:  # written by _hide_secret_argv below: read once, then gone
-        os.unlink(ns.config_once)
     cfg = from_mapping(raw)
     daemon = ns.daemon or cfg.daemonize
     setup_logging(ns.verbose, to_syslog=False)
@@ -79,11 +80,45 @@ def _hide_secret_argv(raw: dict[str, str], ns: argparse.Namespace) -> None:
     from ..system.files import atomic_write, ensure_dir
 
     ensure_dir(rundir(), 0o755)
-    path = os.path.join(rundir(), f".{raw['WIFI_IFACE']}.{os.getpid()}.conf")
-    atomic_write(path, to_conf_text(raw), 0o600)
+    path = os.path.join(rundir(), f".{raw['WIFI_IFACE']}.{os.getpid()}{ONCE_SUFFIX}")
+    atomic_write(path, json.dumps(raw), 0o600)
     argv = [sys.executable, "-m", "hotshare", "up", "--config-once", path]
     argv += ["--daemon"] * bool(ns.daemon) + ["-v"] * bool(ns.verbose)
     os.execv(sys.executable, argv)
+
+
+ONCE_SUFFIX = ".once.json"
+_ONCE_NAME = re.compile(r"^\.[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}\.[0-9]+" + re.escape(ONCE_SUFFIX) + "$")
+
+
+def read_once(path: str) -> dict[str, str]:
+    """The settings a re-exec was handed: only hotshare's own one-shot file
+    (in the run directory, a regular root-owned 0600 file, not a link),
+    removed before it is parsed so that no failure leaves it behind. JSON,
+    not conf text: nothing in it is read as another key."""
+    where = os.path.realpath(os.path.dirname(path)) == os.path.realpath(rundir())
+    if not where or not _ONCE_NAME.match(os.path.basename(path)):
+        raise UsageError("--config-once takes only hotshare's own one-shot file")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as e:
+        raise UsageError(f"--config-once: {e.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        os.unlink(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != 0 or stat.S_IMODE(st.st_mode) != 0o600:
+            raise UsageError("--config-once: not a root-only regular file")
+        with os.fdopen(fd, encoding="utf-8") as f:
+            fd = -1
+            data = json.load(f)
+    except (OSError, ValueError):
+        raise UsageError("--config-once: unreadable one-shot file") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
+        raise UsageError("--config-once: not hotshare's settings")
+    return data
 
 
 def _serve(cfg: HotspotConfig, paths: Paths, notify: Callable[[], None] | None) -> int:

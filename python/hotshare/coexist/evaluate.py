@@ -156,6 +156,7 @@ class Walker:
     sets: dict[Key, list[Any]]
     skip_tag: str
     inject: frozenset[Key] = frozenset()   # chains with our accept rules simulated at the top
+    within_limits: bool = False             # the packet is under every per-element limit (ct count over N)
     base: str = ""
     maybe: str = ""                         # the first drop that may match
 
@@ -281,6 +282,11 @@ class Walker:
                 return self._verdict(key, rule, name, body, cond, p, depth)
             elif name == "vmap":
                 return self._vmap(key, rule, body, cond, p, depth)
+            elif name == "set" and isinstance(body, dict) and body.get("stmt"):
+                # a per-element limit (`add @s { ip saddr ct count over N }`) matches only past it
+                if self.within_limits:
+                    return None
+                cond = _and(cond, None)
             elif name == "xt":
                 xt = body if isinstance(body, dict) else {}
                 target = {"ACCEPT": "accept", "DROP": "drop", "REJECT": "reject", "RETURN": "return"}

@@ -71,9 +71,10 @@ def add_up_options(p: argparse.ArgumentParser) -> None:
 
 
 
-def raw_settings(ns: argparse.Namespace) -> dict[str, str]:
-    conf = ns.config or getattr(ns, "config_once", None)
-    raw: dict[str, str] = read_conf_file(conf) if conf else {}
+def raw_settings(ns: argparse.Namespace, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The settings of a command line: ``base`` (what a re-exec was handed),
+    else the --config file, then the options and positionals over it."""
+    raw: dict[str, str] = dict(base) if base is not None else read_conf_file(ns.config) if ns.config else {}
     for key, value in vars(ns).items():
         if key.isupper() and value is not None:
             raw[key] = value

@@ -41,6 +41,9 @@ class HotspotConfig:
     new_macaddr: str = ""
     daemonize: bool = False
     firewall: str = "auto"                 # what to do about other firewalls that drop our traffic
+    client_services: tuple[tuple[str, int], ...] = ()   # (tcp|udp, port) of the board open to clients
+    max_client_connections: int = 1000     # new connections beyond this many per client are dropped
+    block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
 
     @property
     def band_channel(self) -> int:

@@ -25,13 +25,16 @@ from .values import (
     WPA_VERSIONS,
     boolean,
     choice,
+    count,
     firewall_mode,
     ifname,
     ipv4,
     ipv4_list,
     mac,
+    no_control_characters,
     passphrase_value,
     read_mac_file,
+    services,
     ssid_value,
 )
 
@@ -135,6 +138,9 @@ def from_mapping(raw: Mapping[str, str],
     if ssid:
         ssid = ssid_value("SSID", ssid)
 
+    for key, value in raw.items():  # what no check above refused: no key may carry a line break
+        if key != "PASSPHRASE":       # (checked above, stricter: printable ASCII only)
+            no_control_characters(key, value)
     return HotspotConfig(
         wifi_iface=wifi, uplinks=uplinks, ssid=ssid, passphrase=passphrase, use_psk=use_psk,
         wpa_version=wpa, channel=channel, freq_band=band, country=country, gateway=gateway,
@@ -147,6 +153,10 @@ def from_mapping(raw: Mapping[str, str],
         ieee80211n=boolean("IEEE80211N", get("IEEE80211N")), ieee80211ac=ieee80211ac,
         ht_capab=ht, vht_capab=vht, driver=driver, new_macaddr=new_mac,
         daemonize=boolean("DAEMONIZE", get("DAEMONIZE")), firewall=firewall_mode("FIREWALL", get("FIREWALL")),
+        client_services=services("CLIENT_SERVICES", get("CLIENT_SERVICES")),
+        max_client_connections=count("MAX_CLIENT_CONNECTIONS", get("MAX_CLIENT_CONNECTIONS", "1000") or "1000",
+                                     16, 1 << 20),
+        block_private_uplink=boolean("BLOCK_PRIVATE_UPLINK", get("BLOCK_PRIVATE_UPLINK")),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterable
 
 from ..errors import ConfigError
@@ -23,6 +24,20 @@ CHANNELS_24 = range(1, 15)
 CHANNELS_5 = (36, 40, 44, 48, 52, 56, 60, 64, 100, 104, 108, 112, 116, 120, 124,
               128, 132, 136, 140, 144, 149, 153, 157, 161, 165)
 
+
+
+# Control characters (C0, C1: \v \f \x1c-\x1e U+0085 included) and the Unicode line
+# and paragraph separators: Python's str.splitlines() and many readers break
+# lines at them. No value may carry one into a generated file.
+FORBIDDEN_CATEGORIES = ("Cc", "Zl", "Zp")
+
+
+def no_control_characters(key: str, v: str) -> str:
+    for c in v:
+        if unicodedata.category(c) in FORBIDDEN_CATEGORIES:
+            raise ConfigError(key, f"contains the control or line-separator character U+{ord(c):04X}",
+                              "remove it: values are plain text on one line")
+    return v
 
 
 def boolean(key: str, v: str) -> bool:
@@ -67,8 +82,11 @@ def read_mac_file(key: str, path: str) -> tuple[str, ...]:
     macs = []
     for n, line in enumerate(lines, 1):
         line = line.split("#", 1)[0].strip()
+        if line and not MAC_RE.match(line):  # name the line, never echo a file's contents
+            raise ConfigError(key, f"{path}:{n} is not a MAC address",
+                              "write one address a line, like 02:11:22:33:44:55")
         if line:
-            macs.append(mac(f"{key} ({path}:{n})", line))
+            macs.append(line.lower())
     return tuple(macs)
 
 
@@ -76,7 +94,7 @@ def ssid_value(key: str, v: str) -> str:
     raw = v.encode("utf-8")
     if not 1 <= len(raw) <= 32:
         raise ConfigError(key, f"must be 1 to 32 bytes (got {len(raw)})", "choose a shorter or non-empty SSID")
-    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+    if any(unicodedata.category(c) in FORBIDDEN_CATEGORIES for c in v):
         raise ConfigError(key, "contains control characters", "use printable characters only")
     return v
 
@@ -116,3 +134,23 @@ def firewall_mode(key: str, value: str) -> str:
                           "use auto (fix Docker, iptables and firewalld, refuse on other firewalls), "
                           "insert (also insert accept rules into other nftables tables) or ignore")
     return v
+
+
+def services(key: str, v: str) -> tuple[tuple[str, int], ...]:
+    """``22,80,123/udp``: ports of the board open to clients (TCP unless /udp)."""
+    out = []
+    for item in (x.strip() for x in v.split(",")):
+        if not item:
+            continue
+        port, _, proto = item.partition("/")
+        proto = proto or "tcp"
+        if proto not in ("tcp", "udp") or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ConfigError(key, f"{item!r} is not a port", "list ports like 22,80,123/udp (TCP unless /udp)")
+        out.append((proto, int(port)))
+    return tuple(dict.fromkeys(out))
+
+
+def count(key: str, v: str, low: int, high: int) -> int:
+    if not v.isdigit() or not low <= int(v) <= high:
+        raise ConfigError(key, f"{v!r} is not a number from {low} to {high}", f"use a number from {low} to {high}")
+    return int(v)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from .plan import Plan
 
+LEASE_TIME = "1h"
+LEASE_MAX = 128         # at most this many leases at once: about twice the stations a radio serves
+
 
 def dnsmasq_conf(plan: Plan) -> str:
     cfg = plan.cfg
@@ -15,12 +18,18 @@ def dnsmasq_conf(plan: Plan) -> str:
         # so nothing listens on the uplink.
         f"interface={cfg.wifi_iface}",
         "bind-interfaces",
-        f"dhcp-range={start},{end},{gw.netmask},12h",
+        # An hour, not create_ap's 12 h: a client that takes every address
+        # (random MACs) blocks the pool for an hour at most, across restarts too.
+        f"dhcp-range={start},{end},{gw.netmask},{LEASE_TIME}",
+        f"dhcp-lease-max={LEASE_MAX}",
         f"dhcp-option=option:router,{gw.ip}",
         f"dhcp-leasefile={plan.paths.leases}",
         "dhcp-authoritative",
         "domain-needed",
         "bogus-priv",
+        # answers from upstream that point into private ranges are dropped:
+        # a web page cannot turn a client's browser against the board or the modem
+        "stop-dns-rebind",
     ]
     dns_for_clients = [str(a) for a in cfg.dhcp_dns] or ([] if cfg.no_dns else [str(gw.ip)])
     if dns_for_clients:

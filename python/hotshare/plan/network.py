@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 
 from ..config import ConfigError, HotspotConfig
+from ..config.values import IFNAME_RE
 from .model import Snapshot
 
 DEFAULT_SUBNET = ipaddress.IPv4Network("192.168.12.0/24")
@@ -64,8 +65,11 @@ def current_uplinks(cfg: HotspotConfig, snap: Snapshot) -> tuple[tuple[str, ...]
     With INTERNET_IFACE unset, every interface carrying a default route is an
     uplink. With a list, only those; the kernel's route metrics pick among
     them, and hotshare follows as routes come and go."""
+    # A kernel name hotshare would not accept in its configuration never
+    # reaches the ruleset either (the kernel allows any byte but / and space).
     defaults = [r for r in snap.default_routes()
-                if r.ifname != cfg.wifi_iface and (lk := snap.link(r.ifname)) is not None and lk.up]
+                if r.ifname != cfg.wifi_iface and IFNAME_RE.match(r.ifname)
+                and (lk := snap.link(r.ifname)) is not None and lk.up]
     if cfg.uplinks:
         allowed = cfg.uplinks
         best = next((r.ifname for r in defaults if r.ifname in allowed), None)
