@@ -1,7 +1,7 @@
 """Per-client traffic accounting from the conntrack table.
 
 :func:`count_by_client` turns a raw ctnetlink dump (see
-:func:`hotshare.conntrack.dump_raw`) into ``{client address: ClientCounters}``
+:func:`hotshare.netlink.ctnetlink.dump_raw`) into ``{client address: ClientCounters}``
 for the stations of one IPv4 subnet; :func:`count_live` does the same straight
 from the kernel, one receive buffer at a time, so its memory does not grow
 with the table.
@@ -27,7 +27,7 @@ traffic.
 An entry between two stations counts once, for the one that opened it; a
 connection from the router (an excluded address) to a station counts for the
 station, reversed.  Counters need ``net.netfilter.nf_conntrack_acct=1``
-(:func:`hotshare.conntrack.ensure_acct`); without it entries still count in
+(:func:`hotshare.netlink.ctnetlink.ensure_acct`); without it entries still count in
 ``connections`` with zero bytes.  Entries that have expired are gone from the
 table, so these are the figures of the connections alive now, not totals.
 
@@ -47,21 +47,28 @@ from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network, ip_network
 from typing import Any, NamedTuple
 
-from .ctnetlink import (
-    CT_NEW_MSG,
-    E_NFGENMSG,
-    E_NLA_LEN,
-    E_NLA_PAST_END,
-    E_NLA_TRUNC,
-    E_NLMSG_ERROR,
-    E_NLMSG_LEN,
-    E_NLMSG_TRUNC,
-    E_NOSPC,
-    E_PAYLOAD,
+from .core import Buffer, iter_messages
+from .ctnetlink import CtnetlinkSocket
+from .ctparse import CT_NEW_MSG, ConntrackParseError
+from .status import E_NFGENMSG, E_NLA_LEN, E_NLA_PAST_END, E_NLA_TRUNC, E_NLMSG_ERROR, E_NOSPC, E_PAYLOAD
+from .uapi import (
+    CTA_COUNTERS32_BYTES,
+    CTA_COUNTERS32_PACKETS,
+    CTA_COUNTERS_BYTES,
+    CTA_COUNTERS_ORIG,
+    CTA_COUNTERS_PACKETS,
+    CTA_COUNTERS_REPLY,
+    CTA_IP_V4_DST,
+    CTA_IP_V4_SRC,
+    CTA_TUPLE_IP,
+    CTA_TUPLE_ORIG,
+    CTA_TUPLE_REPLY,
+    NFGENMSG,
+    NLA_HDRLEN,
+    NLA_TYPE_MASK,
+    NLATTR,
     NLMSG_ERROR,
-    Buffer,
-    ConntrackParseError,
-    CtnetlinkSocket,
+    NLMSG_HDRLEN,
 )
 
 log = logging.getLogger(__name__)
@@ -115,19 +122,33 @@ def _subnet(subnet: IPv4Network | str) -> IPv4Network:
 
 # --------------------------------------------------------------------------
 # The pure-Python path: the same walk as csrc/ctacct.c, rule for rule.
+# Messages are framed by netlink.core.iter_messages (the same rules and
+# codes as the C helper); the attribute walks below are inlined, as in C,
+# because they are the hot loop of the fallback (a generator per container
+# would double its time).
 
-_LEN_TYPE = struct.Struct("=IH").unpack_from
-_NLA = struct.Struct("=HH").unpack_from
+_NLA = NLATTR.unpack_from
 _BE32 = struct.Struct(">I").unpack_from
 _BE64 = struct.Struct(">Q").unpack_from
 # struct ctacct_client: addr_be, connections, tx_bytes, tx_packets, rx_bytes, rx_packets
 _CLIENT = struct.Struct("=IIQQQQ")
 _PACK_BE32 = struct.Struct(">I").pack
 _ntoa = socket.inet_ntoa
+# Payload sizes the C helper insists on: an IPv4 address, a 64-bit and a
+# 32-bit counter, each with its attribute header.
+_V4_ATTR_LEN = NLA_HDRLEN + 4
+_C64_ATTR_LEN = NLA_HDRLEN + 8
+_C32_ATTR_LEN = NLA_HDRLEN + 4
+_ATTRS_START = NLMSG_HDRLEN + NFGENMSG.size
+_TUPLES = frozenset((CTA_TUPLE_ORIG, CTA_TUPLE_REPLY))
+_V4_ADDRS = frozenset((CTA_IP_V4_SRC, CTA_IP_V4_DST))
+_COUNTERS = frozenset((CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY))
+_COUNTERS64 = frozenset((CTA_COUNTERS_PACKETS, CTA_COUNTERS_BYTES))
+_COUNTERS32 = frozenset((CTA_COUNTERS32_PACKETS, CTA_COUNTERS32_BYTES))
 
 
 def _attr_error(pos: int, alen: int) -> ConntrackParseError:
-    return ConntrackParseError(pos, E_NLA_LEN if alen < 4 else E_NLA_PAST_END)
+    return ConntrackParseError(pos, E_NLA_LEN if alen < NLA_HDRLEN else E_NLA_PAST_END)
 
 
 def _count_py(buf: Buffer, net: int, mask: int, exclude: frozenset[int], acc: dict[int, list[int]]) -> None:
@@ -140,92 +161,90 @@ def _count_py(buf: Buffer, net: int, mask: int, exclude: frozenset[int], acc: di
     nla = _NLA
     be32 = _BE32
     be64 = _BE64
-    n = len(buf)
-    off = 0
-    while off < n:
-        left = n - off
-        if left < 16:
-            raise ConntrackParseError(off, E_NLMSG_TRUNC)
-        mlen, mtype = _LEN_TYPE(buf, off)
-        if mlen < 16 or mlen > left:
-            raise ConntrackParseError(off, E_NLMSG_LEN)
+    # locals: the hot loop compares against these many times per entry
+    hdr, type_mask, v4_len, c64_len, c32_len = NLA_HDRLEN, NLA_TYPE_MASK, _V4_ATTR_LEN, _C64_ATTR_LEN, _C32_ATTR_LEN
+    t_orig, t_ip, ip_src, c_orig = CTA_TUPLE_ORIG, CTA_TUPLE_IP, CTA_IP_V4_SRC, CTA_COUNTERS_ORIG
+    c_pk, c32_pk = CTA_COUNTERS_PACKETS, CTA_COUNTERS32_PACKETS
+    tuples, ips, counters, c64s, c32s = _TUPLES, _V4_ADDRS, _COUNTERS, _COUNTERS64, _COUNTERS32
+    af_inet = socket.AF_INET
+    for off, mlen, mtype, _flags, _seq in iter_messages(buf, ConntrackParseError):
         if mtype == CT_NEW_MSG:
-            if mlen < 20:
+            if mlen < _ATTRS_START:
                 raise ConntrackParseError(off, E_NFGENMSG)
             end = off + mlen
             osrc = rsrc = -1  # -1: absent
             op = ob = rp = rb = 0
-            pos = off + 20
+            pos = off + _ATTRS_START
             while pos < end:
-                if end - pos < 4:
+                if end - pos < hdr:
                     raise ConntrackParseError(pos, E_NLA_TRUNC)
                 alen, atype = nla(buf, pos)
-                if alen < 4 or alen > end - pos:
+                if alen < hdr or alen > end - pos:
                     raise _attr_error(pos, alen)
-                atype &= 0x3FFF
-                if atype == 1 or atype == 2:  # CTA_TUPLE_ORIG / _REPLY
-                    src = osrc if atype == 1 else rsrc
-                    p = pos + 4
+                atype &= type_mask
+                if atype in tuples:
+                    src = osrc if atype == t_orig else rsrc
+                    p = pos + hdr
                     e2 = pos + alen
                     while p < e2:
-                        if e2 - p < 4:
+                        if e2 - p < hdr:
                             raise ConntrackParseError(p, E_NLA_TRUNC)
                         blen, btype = nla(buf, p)
-                        if blen < 4 or blen > e2 - p:
+                        if blen < hdr or blen > e2 - p:
                             raise _attr_error(p, blen)
-                        if btype & 0x3FFF == 1:  # CTA_TUPLE_IP
-                            q = p + 4
+                        if btype & type_mask == t_ip:
+                            q = p + hdr
                             e3 = p + blen
                             while q < e3:
-                                if e3 - q < 4:
+                                if e3 - q < hdr:
                                     raise ConntrackParseError(q, E_NLA_TRUNC)
                                 clen, ctype = nla(buf, q)
-                                if clen < 4 or clen > e3 - q:
+                                if clen < hdr or clen > e3 - q:
                                     raise _attr_error(q, clen)
-                                ctype &= 0x3FFF
-                                if ctype == 1 or ctype == 2:  # CTA_IP_V4_SRC / _DST
-                                    if clen != 8:
+                                ctype &= type_mask
+                                if ctype in ips:
+                                    if clen != v4_len:
                                         raise ConntrackParseError(q, E_PAYLOAD)
-                                    if ctype == 1:
-                                        src = be32(buf, q + 4)[0]
+                                    if ctype == ip_src:
+                                        src = be32(buf, q + hdr)[0]
                                 q += (clen + 3) & ~3
                         p += (blen + 3) & ~3
-                    if atype == 1:
+                    if atype == t_orig:
                         osrc = src
                     else:
                         rsrc = src
-                elif atype == 9 or atype == 10:  # CTA_COUNTERS_ORIG / _REPLY
-                    packets, octets = (op, ob) if atype == 9 else (rp, rb)
-                    p = pos + 4
+                elif atype in counters:
+                    packets, octets = (op, ob) if atype == c_orig else (rp, rb)
+                    p = pos + hdr
                     e2 = pos + alen
                     while p < e2:
-                        if e2 - p < 4:
+                        if e2 - p < hdr:
                             raise ConntrackParseError(p, E_NLA_TRUNC)
                         blen, btype = nla(buf, p)
-                        if blen < 4 or blen > e2 - p:
+                        if blen < hdr or blen > e2 - p:
                             raise _attr_error(p, blen)
-                        btype &= 0x3FFF
-                        if btype == 1 or btype == 2:  # CTA_COUNTERS_PACKETS / _BYTES
-                            if blen != 12:
+                        btype &= type_mask
+                        if btype in c64s:
+                            if blen != c64_len:
                                 raise ConntrackParseError(p, E_PAYLOAD)
-                            if btype == 1:
-                                packets = be64(buf, p + 4)[0]
+                            if btype == c_pk:
+                                packets = be64(buf, p + hdr)[0]
                             else:
-                                octets = be64(buf, p + 4)[0]
-                        elif btype == 3 or btype == 4:  # CTA_COUNTERS32_*
-                            if blen != 8:
+                                octets = be64(buf, p + hdr)[0]
+                        elif btype in c32s:
+                            if blen != c32_len:
                                 raise ConntrackParseError(p, E_PAYLOAD)
-                            if btype == 3:
-                                packets = be32(buf, p + 4)[0]
+                            if btype == c32_pk:
+                                packets = be32(buf, p + hdr)[0]
                             else:
-                                octets = be32(buf, p + 4)[0]
+                                octets = be32(buf, p + hdr)[0]
                         p += (blen + 3) & ~3
-                    if atype == 9:
+                    if atype == c_orig:
                         op, ob = packets, octets
                     else:
                         rp, rb = packets, octets
                 pos += (alen + 3) & ~3
-            if buf[off + 16] == 2:  # nfgen_family == AF_INET
+            if buf[off + NLMSG_HDRLEN] == af_inet:  # nfgen_family
                 if osrc >= 0 and osrc & mask == net and osrc not in exclude:
                     who, tb, tp, xb, xp = osrc, ob, op, rb, rp
                 elif rsrc >= 0 and rsrc & mask == net and rsrc not in exclude:
@@ -244,7 +263,6 @@ def _count_py(buf: Buffer, net: int, mask: int, exclude: frozenset[int], acc: di
                         c[4] += 1
         elif mtype == NLMSG_ERROR:
             raise ConntrackParseError(off, E_NLMSG_ERROR)
-        off += (mlen + 3) & ~3
 
 
 # --------------------------------------------------------------------------
@@ -370,10 +388,10 @@ def count_by_client(
 ) -> dict[str, ClientCounters]:
     """Per-client counters of the stations of subnet in a raw dump.
 
-    buf: raw ctnetlink messages (:func:`hotshare.conntrack.dump_raw`).
+    buf: raw ctnetlink messages (:func:`hotshare.netlink.ctnetlink.dump_raw`).
     exclude: the router's own address(es) on the subnet.
     Returns ``{"10.0.0.5": ClientCounters(...), ...}`` in address order.
-    Raises :class:`hotshare.conntrack.ConntrackParseError` (a ValueError)
+    Raises :class:`hotshare.netlink.ctparse.ConntrackParseError` (a ValueError)
     on malformed input, with the same message from either backend.
     """
     acc = ClientAccounting(subnet, exclude=exclude, backend=backend)
