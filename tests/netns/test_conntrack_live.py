@@ -582,7 +582,7 @@ def test_flush_subnet_and_delete(lab: CtLab) -> None:
     assert len(mine) == 1
     gone = lab.py(
         lab.r,
-        "import json; from hotshare.netlink import ctnetlink as conntrack as c\n"
+        "import json; from hotshare.netlink import ctnetlink as c\n"
         f"e = [e for e in c.iter_entries(c.dump_raw()) if e.orig_src == {R_UP0!r}]\n"
         "print(json.dumps([c.delete(e[0]), c.delete(e[0])]))",
     )
@@ -638,7 +638,7 @@ print(json.dumps({
 def test_ensure_acct_and_entries_without_counters(lab: CtLab) -> None:
     assert lab.hotshare("acct", "0").strip() == "1"
     quiet = lab.tool_run(lab.c1, "udp-send", S1, "5353", "100", "2")
-    previous = lab.py(lab.r, "from hotshare.netlink import ctnetlink as conntrack as c; print(c.ensure_acct())")
+    previous = lab.py(lab.r, "from hotshare.netlink import ctnetlink as c; print(c.ensure_acct())")
     assert previous == 0
     assert lab.hotshare("acct").strip() == "1"
     loud = lab.tool_run(lab.c1, "udp-send", S2, "5353", "100", "2")
