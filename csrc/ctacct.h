@@ -26,7 +26,7 @@
  * receive buffer at a time.
  *
  * Parsing rules (mirrored exactly by the pure-Python path in
- * python/hotshare/netlink/ctacct.py, which must give the same answers):
+ * python/hotshare/netlink/ctacct_py.py, which must give the same answers):
  *
  *   - messages: a header needs 16 bytes; 16 <= nlmsg_len <= bytes left; the
  *     next message starts NLMSG_ALIGN(nlmsg_len) further on (the walk ends
