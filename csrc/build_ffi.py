@@ -7,7 +7,7 @@ Two ways to use it:
   compiler, as Buildroot's python-package infrastructure does;
 * directly, for development: ``python csrc/build_ffi.py`` compiles in a
   scratch directory under python/build/ and puts ``_ctacct*.so`` into
-  python/hotshare/ (next to accounting.py, which imports it).
+  python/hotshare/ (hotshare.netlink.ctacct imports it as hotshare._ctacct).
 
 ctacct.c and ctacct.h are found next to this file, wherever it was copied.
 """

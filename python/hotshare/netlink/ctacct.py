@@ -1,7 +1,7 @@
 """Per-client traffic accounting from the conntrack table.
 
 :func:`count_by_client` turns a raw ctnetlink dump (see
-:func:`hotshare.conntrack.dump_raw`) into ``{client address: ClientCounters}``
+:func:`hotshare.netlink.ctnetlink.dump_raw`) into ``{client address: ClientCounters}``
 for the stations of one IPv4 subnet; :func:`count_live` does the same straight
 from the kernel, one receive buffer at a time, so its memory does not grow
 with the table.
@@ -27,13 +27,13 @@ traffic.
 An entry between two stations counts once, for the one that opened it; a
 connection from the router (an excluded address) to a station counts for the
 station, reversed.  Counters need ``net.netfilter.nf_conntrack_acct=1``
-(:func:`hotshare.conntrack.ensure_acct`); without it entries still count in
+(:func:`hotshare.netlink.ctnetlink.ensure_acct`); without it entries still count in
 ``connections`` with zero bytes.  Entries that have expired are gone from the
 table, so these are the figures of the connections alive now, not totals.
 
 Two implementations give identical answers, errors included: a small C
 helper (csrc/ctacct.c, bound through cffi as ``hotshare._ctacct``) and a
-pure-Python walk.  The C one is used when it has been built, unless
+pure-Python walk (``netlink.ctacct_py``).  The C one is used when it has been built, unless
 ``HOTSHARE_NO_CEXT=1``; :func:`backend` says which.
 """
 
@@ -47,22 +47,11 @@ from collections.abc import Iterable
 from ipaddress import IPv4Address, IPv4Network, ip_network
 from typing import Any, NamedTuple
 
-from .ctnetlink import (
-    CT_NEW_MSG,
-    E_NFGENMSG,
-    E_NLA_LEN,
-    E_NLA_PAST_END,
-    E_NLA_TRUNC,
-    E_NLMSG_ERROR,
-    E_NLMSG_LEN,
-    E_NLMSG_TRUNC,
-    E_NOSPC,
-    E_PAYLOAD,
-    NLMSG_ERROR,
-    Buffer,
-    ConntrackParseError,
-    CtnetlinkSocket,
-)
+from .core import Buffer
+from .ctacct_py import count_into
+from .ctnetlink import CtnetlinkSocket
+from .ctparse import ConntrackParseError
+from .status import E_NOSPC
 
 log = logging.getLogger(__name__)
 
@@ -106,145 +95,17 @@ def available_backends() -> list[str]:
     return ["c", "python"] if _cext is not None else ["python"]
 
 
-def _subnet(subnet: IPv4Network | str) -> IPv4Network:
-    net = subnet if isinstance(subnet, IPv4Network) else ip_network(subnet)
-    if not isinstance(net, IPv4Network):
-        raise ValueError(f"{subnet}: conntrack accounting takes an IPv4 subnet")
-    return net
-
-
-# --------------------------------------------------------------------------
-# The pure-Python path: the same walk as csrc/ctacct.c, rule for rule.
-
-_LEN_TYPE = struct.Struct("=IH").unpack_from
-_NLA = struct.Struct("=HH").unpack_from
-_BE32 = struct.Struct(">I").unpack_from
-_BE64 = struct.Struct(">Q").unpack_from
 # struct ctacct_client: addr_be, connections, tx_bytes, tx_packets, rx_bytes, rx_packets
 _CLIENT = struct.Struct("=IIQQQQ")
 _PACK_BE32 = struct.Struct(">I").pack
 _ntoa = socket.inet_ntoa
 
 
-def _attr_error(pos: int, alen: int) -> ConntrackParseError:
-    return ConntrackParseError(pos, E_NLA_LEN if alen < 4 else E_NLA_PAST_END)
-
-
-def _count_py(buf: Buffer, net: int, mask: int, exclude: frozenset[int], acc: dict[int, list[int]]) -> None:
-    """Add buf's entries to acc: {address: [tx_b, tx_p, rx_b, rx_p, conns]}.
-
-    One function with the nested walks inlined: this is the hot loop of the
-    fallback.  Steps past the end of a container simply end its loop, which
-    is what the C code's clamping does.
-    """
-    nla = _NLA
-    be32 = _BE32
-    be64 = _BE64
-    n = len(buf)
-    off = 0
-    while off < n:
-        left = n - off
-        if left < 16:
-            raise ConntrackParseError(off, E_NLMSG_TRUNC)
-        mlen, mtype = _LEN_TYPE(buf, off)
-        if mlen < 16 or mlen > left:
-            raise ConntrackParseError(off, E_NLMSG_LEN)
-        if mtype == CT_NEW_MSG:
-            if mlen < 20:
-                raise ConntrackParseError(off, E_NFGENMSG)
-            end = off + mlen
-            osrc = rsrc = -1  # -1: absent
-            op = ob = rp = rb = 0
-            pos = off + 20
-            while pos < end:
-                if end - pos < 4:
-                    raise ConntrackParseError(pos, E_NLA_TRUNC)
-                alen, atype = nla(buf, pos)
-                if alen < 4 or alen > end - pos:
-                    raise _attr_error(pos, alen)
-                atype &= 0x3FFF
-                if atype == 1 or atype == 2:  # CTA_TUPLE_ORIG / _REPLY
-                    src = osrc if atype == 1 else rsrc
-                    p = pos + 4
-                    e2 = pos + alen
-                    while p < e2:
-                        if e2 - p < 4:
-                            raise ConntrackParseError(p, E_NLA_TRUNC)
-                        blen, btype = nla(buf, p)
-                        if blen < 4 or blen > e2 - p:
-                            raise _attr_error(p, blen)
-                        if btype & 0x3FFF == 1:  # CTA_TUPLE_IP
-                            q = p + 4
-                            e3 = p + blen
-                            while q < e3:
-                                if e3 - q < 4:
-                                    raise ConntrackParseError(q, E_NLA_TRUNC)
-                                clen, ctype = nla(buf, q)
-                                if clen < 4 or clen > e3 - q:
-                                    raise _attr_error(q, clen)
-                                ctype &= 0x3FFF
-                                if ctype == 1 or ctype == 2:  # CTA_IP_V4_SRC / _DST
-                                    if clen != 8:
-                                        raise ConntrackParseError(q, E_PAYLOAD)
-                                    if ctype == 1:
-                                        src = be32(buf, q + 4)[0]
-                                q += (clen + 3) & ~3
-                        p += (blen + 3) & ~3
-                    if atype == 1:
-                        osrc = src
-                    else:
-                        rsrc = src
-                elif atype == 9 or atype == 10:  # CTA_COUNTERS_ORIG / _REPLY
-                    packets, octets = (op, ob) if atype == 9 else (rp, rb)
-                    p = pos + 4
-                    e2 = pos + alen
-                    while p < e2:
-                        if e2 - p < 4:
-                            raise ConntrackParseError(p, E_NLA_TRUNC)
-                        blen, btype = nla(buf, p)
-                        if blen < 4 or blen > e2 - p:
-                            raise _attr_error(p, blen)
-                        btype &= 0x3FFF
-                        if btype == 1 or btype == 2:  # CTA_COUNTERS_PACKETS / _BYTES
-                            if blen != 12:
-                                raise ConntrackParseError(p, E_PAYLOAD)
-                            if btype == 1:
-                                packets = be64(buf, p + 4)[0]
-                            else:
-                                octets = be64(buf, p + 4)[0]
-                        elif btype == 3 or btype == 4:  # CTA_COUNTERS32_*
-                            if blen != 8:
-                                raise ConntrackParseError(p, E_PAYLOAD)
-                            if btype == 3:
-                                packets = be32(buf, p + 4)[0]
-                            else:
-                                octets = be32(buf, p + 4)[0]
-                        p += (blen + 3) & ~3
-                    if atype == 9:
-                        op, ob = packets, octets
-                    else:
-                        rp, rb = packets, octets
-                pos += (alen + 3) & ~3
-            if buf[off + 16] == 2:  # nfgen_family == AF_INET
-                if osrc >= 0 and osrc & mask == net and osrc not in exclude:
-                    who, tb, tp, xb, xp = osrc, ob, op, rb, rp
-                elif rsrc >= 0 and rsrc & mask == net and rsrc not in exclude:
-                    who, tb, tp, xb, xp = rsrc, rb, rp, ob, op
-                else:
-                    who = -1
-                if who >= 0:
-                    c = acc.get(who)
-                    if c is None:
-                        acc[who] = [tb, tp, xb, xp, 1]
-                    else:
-                        c[0] += tb
-                        c[1] += tp
-                        c[2] += xb
-                        c[3] += xp
-                        c[4] += 1
-        elif mtype == NLMSG_ERROR:
-            raise ConntrackParseError(off, E_NLMSG_ERROR)
-        off += (mlen + 3) & ~3
+def _subnet(subnet: IPv4Network | str) -> IPv4Network:
+    net = subnet if isinstance(subnet, IPv4Network) else ip_network(subnet)
+    if not isinstance(net, IPv4Network):
+        raise ValueError(f"{subnet}: conntrack accounting takes an IPv4 subnet")
+    return net
 
 
 # --------------------------------------------------------------------------
@@ -306,7 +167,7 @@ class ClientAccounting:
     def feed(self, buf: Buffer) -> None:
         """Add the entries of buf; ConntrackParseError if it is malformed."""
         if self.backend == "python":
-            _count_py(buf, self._net, self._mask, self._exclude, self._acc)
+            count_into(buf, self._net, self._mask, self._exclude, self._acc)
             return
         ffi, lib = _cext.ffi, _cext.lib
         data = ffi.from_buffer("uint8_t[]", buf)
@@ -370,10 +231,10 @@ def count_by_client(
 ) -> dict[str, ClientCounters]:
     """Per-client counters of the stations of subnet in a raw dump.
 
-    buf: raw ctnetlink messages (:func:`hotshare.conntrack.dump_raw`).
+    buf: raw ctnetlink messages (:func:`hotshare.netlink.ctnetlink.dump_raw`).
     exclude: the router's own address(es) on the subnet.
     Returns ``{"10.0.0.5": ClientCounters(...), ...}`` in address order.
-    Raises :class:`hotshare.conntrack.ConntrackParseError` (a ValueError)
+    Raises :class:`hotshare.netlink.ctparse.ConntrackParseError` (a ValueError)
     on malformed input, with the same message from either backend.
     """
     acc = ClientAccounting(subnet, exclude=exclude, backend=backend)

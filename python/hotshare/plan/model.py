@@ -7,6 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 
 # linux/if.h, linux/rtnetlink.h: the flags and the table planning looks at
+# (defined here because plan is pure; netlink/uapi.py re-exports them)
 IFF_UP, IFF_RUNNING, IFF_LOWER_UP = 0x1, 0x40, 0x10000
 RT_TABLE_MAIN = 254
 
