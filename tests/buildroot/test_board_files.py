@@ -38,8 +38,8 @@ def test_dnsmasq_conf_gives_the_upstream_servers() -> None:
     text = (OVERLAY / "etc/dnsmasq.conf").read_text()
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines == [f"server={ip}" for ip in SEED_DNS] + ["no-resolv"]
-    plan = pytest.importorskip("hotshare.plan.network")
-    assert [str(ip) for ip in plan.parse_servers_file(text)] == SEED_DNS
+    network = pytest.importorskip("hotshare.plan.network")
+    assert [str(ip) for ip in network.parse_servers_file(text)] == SEED_DNS
 
 
 def test_extlinux_boots_the_board_dtb() -> None:
@@ -103,3 +103,86 @@ def test_sdcard_layout(tmp_path: Path) -> None:
     assert start * 512 >= 8192 + len(spl), "root partition overlaps U-Boot"
     assert image[start * 512 : start * 512 + 16] == b"\xaa" * 16
     assert sectors * 512 == 4 << 20
+
+
+# --- Kernel patches (BR2_GLOBAL_PATCH_DIR) -------------------------------
+
+PATCH_DIR = BOARD / "patches" / "linux"
+LINUX_SOURCE = Path("/usr/src/linux-source-6.12.tar.xz")  # Debian's linux-source-6.12
+DTS = "arch/arm/boot/dts/allwinner/sun8i-t113s-mangopi-mq-r-t113.dts"
+
+
+def test_global_patch_dir_layout() -> None:
+    """BR2_GLOBAL_PATCH_DIR/linux/: the hash of the pinned kernel, and patches
+    named <number>-<description>.patch with Upstream: and Signed-off-by:."""
+    assert re.search(r'^BR2_GLOBAL_PATCH_DIR="\$\(BR2_EXTERNAL_HOTSHARE_PATH\)/board/t113/patches"$', DEFCONFIG_TEXT, re.M)
+    version = re.search(r'^BR2_LINUX_KERNEL_CUSTOM_VERSION_VALUE="([^"]+)"', DEFCONFIG_TEXT, re.M)
+    assert version
+    hashes = (PATCH_DIR / "linux.hash").read_text()
+    assert re.search(rf"^sha256  [0-9a-f]{{64}}  linux-{re.escape(version.group(1))}\.tar\.xz$", hashes, re.M)
+    patches = sorted(PATCH_DIR.glob("*.patch"))
+    assert patches
+    for patch in patches:
+        assert re.fullmatch(r"\d{4}-[\w.-]+\.patch", patch.name), patch.name
+        text = patch.read_text()
+        assert re.search(r"^Upstream: ", text, re.M), patch.name
+        assert re.search(r"^Signed-off-by: ", text, re.M), patch.name
+    assert sorted(p.name for p in PATCH_DIR.iterdir()) == sorted(["linux.hash", *(p.name for p in patches)])
+
+
+@pytest.mark.skipif(not LINUX_SOURCE.exists(), reason=f"needs {LINUX_SOURCE} (apt-get install linux-source-6.12)")
+@pytest.mark.skipif(shutil.which("patch") is None, reason="needs patch")
+def test_watchdog_patch_enables_the_watchdog(tmp_path: Path) -> None:
+    """The patches apply to the board DTS of Linux 6.12 (the 6.18 tree cannot
+    be downloaded here) as Buildroot applies them (patch -p1), and the
+    compiled DTB has the SoC's watchdog enabled (mainline leaves it
+    "reserved", and reboot hangs)."""
+    members = [
+        "arch/arm/boot/dts/allwinner",
+        "arch/riscv/boot/dts/allwinner",
+        "include/dt-bindings",
+        "scripts/dtc/include-prefixes",
+    ]
+    subprocess.run(
+        ["tar", "-xJf", str(LINUX_SOURCE), "-C", str(tmp_path), *(f"linux-source-6.12/{m}" for m in members)],
+        check=True,
+    )
+    linux = tmp_path / "linux-source-6.12"
+    original = (linux / DTS).read_text()
+    assert 'status = "reserved"' in (linux / "arch/riscv/boot/dts/allwinner/sunxi-d1s-t113.dtsi").read_text()
+    for patch in sorted(PATCH_DIR.glob("*.patch")):
+        subprocess.run(["patch", "-p1", "-s", "-i", str(patch)], cwd=linux, check=True)
+    assert (linux / DTS).read_text() != original
+    if shutil.which("dtc") is None or shutil.which("cpp") is None:
+        pytest.skip("needs dtc (apt-get install device-tree-compiler) and cpp to compile the DTS")
+    pre = tmp_path / "board.dts.tmp"
+    # as the kernel's scripts/Makefile.dtbs does
+    subprocess.run(
+        [
+            "cpp", "-nostdinc", "-I", str(linux / "scripts/dtc/include-prefixes"),
+            "-I", str(linux / "arch/arm/boot/dts/allwinner"), "-undef", "-D__DTS__",
+            "-x", "assembler-with-cpp", "-o", str(pre), str(linux / DTS),
+        ],
+        check=True,
+    )  # fmt: skip
+    dtb = tmp_path / "board.dtb"
+    subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(dtb), str(pre)], check=True)
+    status = subprocess.run(
+        ["fdtget", "-t", "s", str(dtb), "/soc/watchdog@20500a0", "status"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert status == "okay"
+
+
+# --- Init systems ----------------------------------------------------------
+
+
+def test_systemd_unit_kills_hotshare_first() -> None:
+    """SIGTERM to hotshare alone, which stops hostapd and dnsmasq itself."""
+    unit = (REPO / "package" / "hotshare" / "hotshare.service").read_text()
+    assert re.findall(r"^KillMode=(\S+)$", unit, re.M) == ["mixed"]
+
+
+def test_readme_says_which_driver_and_where_the_root_password_is() -> None:
+    text = (BOARD / "readme.txt").read_text()
+    for word in ("RTL8189FTV", "rtl8189fs", "RTL8723DS", "rtl8723ds", "AP mode", "BR2_TARGET_GENERIC_ROOT_PASSWD"):
+        assert word in text, word

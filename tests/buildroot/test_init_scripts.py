@@ -4,6 +4,7 @@ BusyBox applets on PATH (as on the board), against a fake hotshare."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -255,3 +256,39 @@ def test_usage(bb: Path, initscript: tuple[Path, Path]) -> None:
     result = run(bb, script, "bogus")
     assert result.returncode == 1
     assert result.stdout.startswith("Usage:")
+
+
+def test_status_without_configuration_is_not_running(bb: Path, initscript: tuple[Path, Path], tmp_path: Path) -> None:
+    """LSB: status answers 3 when there is nothing configured; start and stop
+    have nothing to do and succeed."""
+    script, state = initscript
+    (tmp_path / "hotshare.conf").unlink()
+    result = run(bb, script, "status")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "does not exist" in result.stdout
+    for action in ("start", "stop"):
+        result = run(bb, script, action)
+        assert result.returncode == 0, (action, result.stdout, result.stderr)
+    assert not (state / "calls").exists(), "hotshare was run without a configuration"
+
+
+def start_stop_daemon_calls(text: str) -> list[str]:
+    """Each start-stop-daemon command line of a script, continuations joined."""
+    joined = re.sub(r"\\\n\s*", " ", text)
+    return [line.strip() for line in joined.splitlines() if line.strip().startswith("start-stop-daemon")]
+
+
+def test_start_stop_daemon_long_options() -> None:
+    """Long options only (Buildroot's BusyBox has them: see
+    test_real_buildroot.py); the start is matched by this interface's pid
+    file, not by any hotshare process (another interface's hotspot)."""
+    calls = start_stop_daemon_calls((PKG / "S95hotshare").read_text())
+    assert len(calls) == 3, calls
+    for call in calls:
+        options = call.split(" -- ")[0].split()[1:]
+        short = [o for o in options if re.fullmatch(r"-[A-Za-z]+", o)]
+        assert not short, call
+    start = next(c for c in calls if "--start" in c)
+    assert {"--quiet", "--pidfile", "--exec"} <= set(start.split())
+    assert all("--pidfile" in c for c in calls)
+
