@@ -46,7 +46,7 @@ from lab.netns import Netns
 
 RESULTS = REPO / "bench" / "results"
 LAB_OUT = REPO / ".cache" / "bench-lab"
-WEB = "198.51.100.10"
+WEB = "198.18.0.10"
 # The board of tests/netns/board.py, under namespace names of our own so that
 # a test run at the same time on this machine is not disturbed.
 PPP0 = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hsbench-inet", "isp0")

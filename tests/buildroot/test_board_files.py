@@ -186,3 +186,12 @@ def test_readme_says_which_driver_and_where_the_root_password_is() -> None:
     text = (BOARD / "readme.txt").read_text()
     for word in ("RTL8189FTV", "rtl8189fs", "RTL8723DS", "rtl8723ds", "AP mode", "BR2_TARGET_GENERIC_ROOT_PASSWD"):
         assert word in text, word
+
+
+def test_the_image_protects_root_writes_from_planted_links() -> None:
+    """S02sysctl (installed by Buildroot's busybox and procps-ng packages)
+    applies /etc/sysctl.d/*.conf at boot."""
+    text = (OVERLAY / "etc/sysctl.d/50-hotshare.conf").read_text()
+    settings = dict(line.replace(" ", "").split("=", 1) for line in text.splitlines()
+                    if line.strip() and not line.startswith("#"))
+    assert settings == {"fs.protected_symlinks": "1", "fs.protected_regular": "1"}

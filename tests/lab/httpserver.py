@@ -3,7 +3,7 @@
 In the lab it runs as a thread of the test process, its socket created in the
 internet namespace (:class:`WebServer`); for manual use:
 
-    ip netns exec inet python -m lab.httpserver --listen 198.51.100.10 [--port 80] --log FILE
+    ip netns exec inet python -m lab.httpserver --listen 198.18.0.10 [--port 80] --log FILE
 
 Behind the hotspot's NAT a phone's request arrives from the board's uplink
 address (10.64.0.2), not from the phone's 192.168.12.x: the body proves it.

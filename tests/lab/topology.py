@@ -2,11 +2,11 @@
 
     board (root ns)                          inet (ns)
       ppp0 10.64.0.2/24  <-- veth -->  isp0 10.64.0.1/24   DNS  10.64.0.1:53
-      default via 10.64.0.1 metric 250                     HTTP 198.51.100.10:80 (on lo)
+      default via 10.64.0.1 metric 250                     HTTP 198.18.0.10:80 (on lo)
 
     optional second uplink (failover tests):  inet2 (ns)
       usb0 192.168.43.100/24 <-- veth --> tether0 192.168.43.1/24  DNS 192.168.43.1:53
-      default via 192.168.43.1 metric 300                  HTTP 198.51.100.10:80 (on lo)
+      default via 192.168.43.1 metric 300                  HTTP 198.18.0.10:80 (on lo)
 
 The internet namespaces have no route back to the hotspot subnet: a phone's
 packet only gets an answer if the board masquerades it, and the HTTP server's
@@ -23,7 +23,9 @@ from lab.httpserver import WebServer
 from lab.netns import ROOT, Netns, add_veth
 
 WEB_NAME = "www.example.test"
-WEB_ADDR = "198.51.100.10"
+# RFC 2544 benchmarking space: not one of the ranges dnsmasq's stop-dns-rebind refuses
+# (RFC 1918, CGNAT, link-local, the TEST-NETs), so answers for it reach clients
+WEB_ADDR = "198.18.0.10"
 
 
 @dataclass
@@ -51,7 +53,7 @@ USB0 = UplinkSpec("usb0", "192.168.43.100/24", "192.168.43.1", 24, 300, "inet2",
 class Internet:
     """One uplink: the veth pair, the board's default route over it, and an
     internet namespace with a DNS server (at the gateway address) and an HTTP
-    server at 198.51.100.10.  The servers are threads of the test process
+    server at 198.18.0.10.  The servers are threads of the test process
     whose sockets live in the internet namespace."""
 
     def __init__(self, spec: UplinkSpec, logdir: Path) -> None:

@@ -1,7 +1,7 @@
 """A board in a network namespace, for the tests that need no radio.
 
-    phone (ns) eth0 ── lan0  board (ns)  ppp0 ── isp0  inet (ns)   DNS 10.64.0.1, HTTP 198.51.100.10
-                                         usb0 ── tether0  inet2 (ns)  DNS 192.168.43.1, HTTP 198.51.100.10
+    phone (ns) eth0 ── lan0  board (ns)  ppp0 ── isp0  inet (ns)   DNS 10.64.0.1, HTTP 198.18.0.10
+                                         usb0 ── tether0  inet2 (ns)  DNS 192.168.43.1, HTTP 198.18.0.10
 
 The downstream is wired (``lan0``): hotshare runs dnsmasq and NAT but no
 hostapd, as it does when sharing the 4G uplink to an Ethernet port. The same
@@ -25,7 +25,7 @@ from lab.proc import Daemon, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
-WEB = "198.51.100.10"
+WEB = "198.18.0.10"
 UDHCPC_SCRIPT = TESTS / "lab" / "udhcpc.script"
 
 

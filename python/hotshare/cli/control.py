@@ -10,9 +10,10 @@ import sys
 import time
 from typing import Any
 
+from ..config.values import ifname
 from ..errors import EXIT_FAIL, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE
-from ..service.instances import clients_of, instances, paths_for, resolve_iface, status_of
-from ..system.host import alive, read_pid
+from ..service.instances import clients_of, instances, paths_for, resolve_iface, running_pid, status_of
+from ..system.host import lock_held
 
 
 def stop(target: str, timeout: float = 90.0) -> int:
@@ -24,14 +25,19 @@ def stop(target: str, timeout: float = 90.0) -> int:
             print(f"hotshare: no hotspot runs with pid {target}", file=sys.stderr)
             return EXIT_NOT_RUNNING
         iface = match[0]
+    iface = ifname("IFACE", iface)  # it becomes a path: checked first
     p = paths_for(iface)
-    pid = read_pid(p.pidfile)
-    if alive(pid):
+    pid = running_pid(iface)
+    if pid == 0:
+        print(f"hotshare: the instance lock of {iface} is held, but its pid file names no hotshare process; "
+              "nothing was signalled", file=sys.stderr)
+        return EXIT_FAIL
+    if pid:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while alive(pid) and time.monotonic() < deadline:
+        while lock_held(p.lock) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if alive(pid):
+        if lock_held(p.lock):
             print(f"hotshare: pid {pid} did not stop within {timeout:.0f} s", file=sys.stderr)
             return EXIT_FAIL
         return EXIT_OK
@@ -58,7 +64,8 @@ def list_running(as_json: bool) -> int:
 
 
 def clients(iface: str, as_json: bool) -> int:
-    if not alive(read_pid(paths_for(iface).pidfile)):
+    iface = ifname("IFACE", iface)
+    if running_pid(iface) is None:
         print(f"hotshare: no hotspot is running on {iface}", file=sys.stderr)
         return EXIT_NOT_RUNNING
     rows = clients_of(iface)
@@ -83,6 +90,7 @@ def dispatch(ns: argparse.Namespace) -> int:
     if not iface:
         print("hotshare: name the interface (e.g. `hotshare status wlan0`) or give --config", file=sys.stderr)
         return EXIT_USAGE
+    iface = ifname("IFACE", iface)
     if ns.command == "down":
         return stop(iface)
     if ns.command == "clients":

@@ -21,6 +21,7 @@ _F_META = ("interface and address matches", "CONFIG_NF_TABLES")
 _F_CT = ("connection tracking (ct state)", "CONFIG_NF_CONNTRACK, CONFIG_NFT_CT")
 _F_NAT = ("NAT chains in the inet family (Linux 5.2 or later)", "CONFIG_NF_NAT, CONFIG_NFT_NAT")
 _F_MASQ = ("masquerading", "CONFIG_NFT_MASQ (CONFIG_NF_NAT_MASQUERADE)")
+_F_CONNLIMIT = ("per-client connection limits (ct count)", "CONFIG_NFT_CONNLIMIT")
 _F_FLOW = ("flowtables (forwarding offload)",
            "CONFIG_NF_FLOW_TABLE, CONFIG_NF_FLOW_TABLE_INET, CONFIG_NFT_FLOW_OFFLOAD")
 
@@ -35,6 +36,11 @@ NAT_PROBE: tuple[tuple[str, tuple[str, str] | None], ...] = (
     ("\tchain postrouting {", _F_NAT),
     ("\t\ttype nat hook postrouting priority srcnat; policy accept;", _F_NAT),
     ("\t\toifname @uplinks ip saddr 192.0.2.0/24 masquerade", _F_MASQ),
+    ("\t}", None),
+    ("\tset conns { type ipv4_addr; size 16; flags dynamic; }", _F_SET),
+    ("\tchain limits {", _F_FWD),
+    ("\t\ttype filter hook forward priority filter - 5; policy accept;", _F_FWD),
+    ("\t\tct state new add @conns { ip saddr ct count over 8 } drop", _F_CONNLIMIT),
     ("\t}", None),
     ("}", None),
 )

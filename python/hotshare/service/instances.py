@@ -12,8 +12,9 @@ import logging
 import os
 
 from ..config import read_conf_file
+from ..config.values import IFNAME_RE
 from ..plan.paths import Paths
-from ..system.host import alive, read_pid, rundir, statedir
+from ..system.host import alive, cmdline_has, lock_held, read_pid, rundir, statedir
 from ..system.hostapd_ctrl import CtrlError, HostapdCtrl
 from .journal import Journal
 
@@ -24,13 +25,22 @@ def paths_for(iface: str) -> Paths:
     return Paths(rundir(), statedir(), iface)
 
 
+def running_pid(iface: str) -> int | None:
+    """The pid of the instance on ``iface`` if one runs (it holds the lock), else None.
+    0 when the lock is held but its pid file names no live hotshare process."""
+    p = paths_for(iface)
+    if not lock_held(p.lock):
+        return None
+    pid = read_pid(p.pidfile)
+    return pid if alive(pid) and cmdline_has(pid, "hotshare") else 0
+
+
 def instances() -> list[tuple[str, int]]:
-    """(iface, pid) of every hotspot whose pid file names a live process."""
+    """(iface, pid) of every hotspot that runs."""
     out = []
-    for path in sorted(glob.glob(os.path.join(rundir(), "*.pid"))):
-        iface = os.path.basename(path)[:-4]
-        pid = read_pid(path)
-        if alive(pid):
+    for path in sorted(glob.glob(os.path.join(rundir(), "*.lock"))):
+        iface = os.path.basename(path)[:-5]
+        if IFNAME_RE.match(iface) and (pid := running_pid(iface)) is not None:
             out.append((iface, pid))
     return out
 
@@ -46,10 +56,10 @@ def resolve_iface(iface: str | None, config: str | None) -> str | None:
 
 def status_of(iface: str) -> dict[str, object]:
     p = paths_for(iface)
-    pid = read_pid(p.pidfile)
-    running = alive(pid)
+    pid = running_pid(iface)
+    running = pid is not None
     j = Journal.load(p.state)
-    info: dict[str, object] = {"iface": iface, "running": running, "pid": pid if running else None}
+    info: dict[str, object] = {"iface": iface, "running": running, "pid": pid or None}
     if j and running:
         info.update(j.extra)
         info["children"] = {name: cpid for name, cpid in j.children.items() if alive(cpid)}

@@ -22,7 +22,8 @@ class Lock:
 
     def __init__(self, paths: Paths) -> None:
         fsutil.ensure_dir(paths.rundir, 0o755)
-        self.fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        self.path = paths.lock
+        self.fd = os.open(paths.lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -33,6 +34,9 @@ class Lock:
                                  + f"; stop it first with `hotshare down {paths.iface}`") from None
 
     def release(self) -> None:
+        """Remove the lock file, then let go: nothing is left in the run
+        directory (one who opened it meanwhile finds it locked until then)."""
+        fsutil.remove(self.path)
         os.close(self.fd)
 
 
@@ -41,7 +45,8 @@ def clean_leftovers(paths: Paths) -> bool:
     for stray in glob.glob(f"{paths.state}.tmp.*") + glob.glob(f"{paths.pidfile}.tmp.*"):
         fsutil.remove(stray)  # an atomic write cut short: the real file is whole
     old = Journal.load(paths.state)
-    if old is None:
+    if old is None:             # none, or one that cannot be trusted (Journal.load said why)
+        fsutil.remove(paths.state)
         return False
     log.warning("cleaning up after an instance that did not stop cleanly (pid %d)", old.pid)
     for problem in undo(old, paths.child_marker):

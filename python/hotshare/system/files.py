@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
+
+from ..errors import OperationError
 
 
 def ensure_dir(path: str, mode: int) -> None:
@@ -11,10 +14,17 @@ def ensure_dir(path: str, mode: int) -> None:
 
 
 def atomic_write(path: str, data: str | bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` whole or not at all; readers see the old or the new file."""
-    tmp = f"{path}.tmp.{os.getpid()}"
+    """Replace ``path`` whole or not at all; readers see the old or the new file.
+
+    The temporary file has an unpredictable name, created exclusively
+    (mkstemp: no one can plant a link there), and a directory others may
+    write into is refused: they could swap the file under us."""
+    directory = os.path.dirname(path) or "."
+    if os.stat(directory).st_mode & 0o022:
+        raise OperationError(f"refusing to write {path}: its directory is writable by group or others; "
+                             "choose a directory only root can write to")
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp.", dir=directory)
     try:
         os.fchmod(fd, mode)  # the umask must not widen a secret's mode
         view = memoryview(raw)
@@ -28,7 +38,7 @@ def atomic_write(path: str, data: str | bytes, mode: int = 0o600) -> None:
     except OSError:
         os.unlink(tmp)
         raise
-    dfd = os.open(os.path.dirname(path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(dfd)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 
 DEFAULT_RUNDIR = "/run/hotshare"        # journals, locks, generated configs (tmpfs)
@@ -57,3 +58,20 @@ def read_pid(path: str) -> int:
             return int(f.read().strip() or 0)
     except (OSError, ValueError):
         return 0
+
+
+def lock_held(path: str) -> bool:
+    """Does a process hold the instance lock at ``path``? This, not a pid
+    file (whose pid may have been given to another process since), is what
+    says an instance runs."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
