@@ -63,12 +63,21 @@ def list_running(as_json: bool) -> int:
     return EXIT_OK
 
 
+def _say_if_accounting_falls_back() -> None:
+    """One line on stderr when the per-client counts came from the pure-Python
+    path because the C helper was not built (not when it was turned off)."""
+    ctacct = sys.modules.get("hotshare.netlink.ctacct")
+    if ctacct is not None and ctacct.backend() == "python" and not os.environ.get("HOTSHARE_NO_CEXT"):
+        print(ctacct.NOT_BUILT_MESSAGE, file=sys.stderr)
+
+
 def clients(iface: str, as_json: bool) -> int:
     iface = ifname("IFACE", iface)
     if running_pid(iface) is None:
         print(f"hotshare: no hotspot is running on {iface}", file=sys.stderr)
         return EXIT_NOT_RUNNING
     rows = clients_of(iface)
+    _say_if_accounting_falls_back()
     if as_json:
         print(json.dumps(rows, indent=1))
         return EXIT_OK

@@ -9,11 +9,12 @@ Exit codes: 0 success; 1 the operation failed; 2 bad usage or configuration
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
 from ..config.cmdline import UNSUPPORTED
-from ..errors import EXIT_FAIL, EXIT_USAGE, HotshareError, UsageError
+from ..errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, HotshareError, UsageError
 from . import control
 from .parsers import SUBCOMMANDS, legacy_parser, sub_parser
 from .up import cmd_up
@@ -56,6 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except KeyboardInterrupt:
         return EXIT_FAIL
+    except BrokenPipeError:  # `hotshare clients wlan0 | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -30,14 +30,23 @@ def plan_for(cfg: HotspotConfig, run_dir: str, state_dir: str) -> Plan:
     return make_plan(cfg, gather_facts(cfg, run_dir, state_dir))
 
 
-def setup_logging(verbose: bool, to_syslog: bool) -> None:
+SYSLOG = "/dev/log"
+
+
+def setup_logging(verbose: bool, to_syslog: bool, fallback: str = "") -> None:
+    """stderr in the foreground; syslog for a daemon, or ``fallback`` (a
+    root-only file, opened at the first line) where there is no syslog."""
     root = logging.getLogger("hotshare")
     root.handlers.clear()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     handler: logging.Handler
-    if to_syslog and os.path.exists("/dev/log"):
-        handler = logging.handlers.SysLogHandler("/dev/log", facility=logging.handlers.SysLogHandler.LOG_DAEMON)
+    if to_syslog and os.path.exists(SYSLOG):
+        handler = logging.handlers.SysLogHandler(SYSLOG, facility=logging.handlers.SysLogHandler.LOG_DAEMON)
         handler.setFormatter(logging.Formatter(f"hotshare[{os.getpid()}]: %(message)s"))
+    elif to_syslog and fallback:
+        os.umask(0o077)
+        handler = logging.FileHandler(fallback, delay=True)
+        handler.setFormatter(logging.Formatter(f"%(asctime)s hotshare[{os.getpid()}]: %(message)s"))
     elif to_syslog:
         handler = logging.NullHandler()
     else:
@@ -69,7 +78,9 @@ def cmd_up(ns: argparse.Namespace) -> int:
 
     paths = Paths(rundir(), statedir(), cfg.wifi_iface)
     if daemon:
-        return _daemonize(lambda notify: _serve(cfg, paths, notify))
+        if not os.path.exists(SYSLOG):
+            print(f"hotshare: no syslog ({SYSLOG}): the daemon logs to {paths.logfile}", file=sys.stderr)
+        return _daemonize(lambda notify: _serve(cfg, paths, notify), paths.logfile)
     return _serve(cfg, paths, None)
 
 
@@ -142,7 +153,7 @@ def _serve(cfg: HotspotConfig, paths: Paths, notify: Callable[[], None] | None) 
     return EXIT_OK
 
 
-def _daemonize(body: Callable[[Callable[[], None]], int]) -> int:
+def _daemonize(body: Callable[[Callable[[], None]], int], logfile: str) -> int:
     """Fork; the parent returns once the child reports ready or failed.
     The child reports on a pipe: ``ready``, or ``<exit code> <message>``."""
     rfd, wfd = os.pipe()
@@ -166,7 +177,7 @@ def _daemonize(body: Callable[[Callable[[], None]], int]) -> int:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
-    setup_logging(logging.getLogger("hotshare").level == logging.DEBUG, to_syslog=True)
+    setup_logging(logging.getLogger("hotshare").level == logging.DEBUG, to_syslog=True, fallback=logfile)
     w = os.fdopen(wfd, "w")
 
     def notify() -> None:
@@ -174,8 +185,9 @@ def _daemonize(body: Callable[[Callable[[], None]], int]) -> int:
         w.close()
 
     def report(code: int, e: BaseException) -> None:
-        log.error("%s", e)
-        if not w.closed:
+        if w.closed:            # after ready: the log is where it is read
+            log.error("%s", e)
+        else:                   # before: the parent prints it on stderr
             w.write(f"{code} {e}\n")
 
     code = EXIT_FAIL

@@ -17,6 +17,10 @@ def dnsmasq_conf(plan: Plan) -> str:
         # interface dnsmasq binds DHCP to that device and DNS to its address,
         # so nothing listens on the uplink.
         f"interface={cfg.wifi_iface}",
+        # dnsmasq adds the loopback to an interface list by itself: a second
+        # hotspot, or the board's own resolver on 127.0.0.1:53, would then
+        # find the port taken
+        "except-interface=lo",
         "bind-interfaces",
         # An hour, not create_ap's 12 h: a client that takes every address
         # (random MACs) blocks the pool for an hour at most, across restarts too.
@@ -25,6 +29,10 @@ def dnsmasq_conf(plan: Plan) -> str:
         f"dhcp-option=option:router,{gw.ip}",
         f"dhcp-leasefile={plan.paths.leases}",
         "dhcp-authoritative",
+        # no ping before an offer (3 s per new client, one after another):
+        # hotshare owns this subnet, so an address in use means a lease lost
+        # with a reboot, which the client's own ARP probe (RFC 5227) catches
+        "no-ping",
         "domain-needed",
         "bogus-priv",
         # answers from upstream that point into private ranges are dropped:

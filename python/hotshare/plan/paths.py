@@ -31,6 +31,10 @@ class Paths:
         return os.path.join(self.rundir, f"{self.iface}.lock")
 
     @property
+    def logfile(self) -> str:       # --daemon on a system without syslog (/dev/log)
+        return os.path.join(self.rundir, f"{self.iface}.log")
+
+    @property
     def pidfile(self) -> str:
         return os.path.join(self.rundir, f"{self.iface}.pid")
 

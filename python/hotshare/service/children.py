@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import subprocess
 import time
 from collections import deque
@@ -91,12 +92,14 @@ class Child:
         ran = time.monotonic() - self.started_at
         self.failures = 1 if ran >= STABLE_AFTER else self.failures + 1
         delay = min(BACKOFF_FIRST * (2 ** (self.failures - 1)), BACKOFF_MAX) if self.failures > 1 else 0.0
-        why = why_it_died(self)
+        how = exit_text(status)
+        said = telling_line(self)
+        why = f"{how} ({said})" if said else how
         if self.failures >= REPORT_AFTER:
             log.error("%s keeps failing (%d times in a row, last: %s); next try in %.1f s",
                       self.name, self.failures, why, delay)
         else:
-            log.warning("%s exited with status %d (%s); restarting in %.1f s", self.name, status, why, delay)
+            log.warning("%s %s; restarting in %.1f s", self.name, why, delay)
         self.restart_at = time.monotonic() + delay
         return delay
 
@@ -116,6 +119,22 @@ class Child:
 
 
 _TELLING = re.compile(r"(?i)could not|failed|invalid|not supported|unknown|error|refused|in use|no such|cannot")
+
+
+def exit_text(status: int) -> str:
+    """``exited with status 2``, ``was killed by SIGKILL``: what the kernel says."""
+    if status < 0:
+        try:
+            return f"was killed by {signal.Signals(-status).name}"
+        except ValueError:
+            return f"was killed by signal {-status}"
+    return f"exited with status {status}"
+
+
+def telling_line(child: Child) -> str:
+    """The last line of the child's output that names a problem, if any
+    (its last line as such is usually an ordinary one: a lease, a beacon)."""
+    return next((ln for ln in reversed(child.last_lines) if _TELLING.search(ln)), "")
 
 
 def why_it_died(child: Child) -> str:

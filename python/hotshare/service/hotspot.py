@@ -78,7 +78,8 @@ class Hotspot(Supervisor):
     def _apply(self) -> None:
         p, j, plan = self.paths, self.journal, self.plan
         fsutil.ensure_dir(p.workdir, 0o700)
-        fsutil.ensure_dir(p.statedir, 0o755)
+        fsutil.ensure_dir(p.statedir, 0o700)    # leases: clients' MACs and hostnames
+        fsutil.create_private(p.leases)         # dnsmasq keeps the mode of a file it finds
         fsutil.atomic_write(p.pidfile, f"{os.getpid()}\n", 0o644)
         j.plan = plan.to_dict()
         j.extra = ({"mode": "bridge", "bridge": plan.bridge} if plan.bridge else

@@ -52,3 +52,12 @@ def remove(path: str) -> None:
         pass
 
 
+
+
+def create_private(path: str) -> None:
+    """Make ``path`` exist as a root-only (0600) file, keeping its contents."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
