@@ -274,8 +274,8 @@ def live_worker(backend: str, runs: int, subnet: str, router: str) -> dict[str, 
 
 
 def make_dump(n: int, seed: int) -> bytes:
-    sys.path.insert(0, str(ROOT / "tests" / "unit"))
-    from test_accounting_synth import encode_dump, random_entries
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "python")]  # lab.ctdump names hotshare's error codes
+    from lab.ctdump import encode_dump, random_entries
 
     return encode_dump(random_entries(random.Random(seed), n, stations=200))
 
