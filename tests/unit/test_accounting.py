@@ -38,6 +38,7 @@ from lab.ctdump import (
     nla,
     random_entries,
 )
+from lab.ctlab import counts_from_rows, parse_conntrack_text
 
 SUBNET = "10.42.0.0/23"
 ROUTER = "10.42.0.1"
@@ -341,8 +342,6 @@ def test_every_truncation(acct: ModuleType, seed: int) -> None:
 
 
 def _recorded() -> tuple[bytes, list[dict[str, Any]], dict[str, Any]]:
-    from netns.test_conntrack_live import parse_conntrack_text
-
     rows = parse_conntrack_text(RECORDED_TEXT.read_text())
     return RECORDED_DUMP.read_bytes(), rows, json.loads(RECORDED_META.read_text())
 
@@ -365,8 +364,6 @@ def test_recorded_dump_entries_match_conntrack_tool() -> None:
 
 
 def test_recorded_dump_counts(acct: ModuleType) -> None:
-    from netns.test_conntrack_live import counts_from_rows
-
     raw, rows, meta = _recorded()
     subnet, router = meta["subnet"], meta["router"]
     for exclude in ((), (router,)):
