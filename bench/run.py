@@ -41,16 +41,16 @@ from typing import Any
 
 from benchlib import REPO, cpu_counters, idle_cost, machine_info, median, memory_kb, now, wait_http
 
-from board import Board, Uplink
+from board import WEB, Board
+from lab import topology
 from lab.netns import Netns
 
 RESULTS = REPO / "bench" / "results"
 LAB_OUT = REPO / ".cache" / "bench-lab"
-WEB = "198.18.0.10"
 # The board of tests/netns/board.py, under namespace names of our own so that
 # a test run at the same time on this machine is not disturbed.
-PPP0 = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hsbench-inet", "isp0")
-USB0 = Uplink("usb0", "192.168.43.100/24", "192.168.43.1", 300, "hsbench-inet2", "tether0")
+PPP0 = topology.PPP0.in_netns("hsbench-inet")
+USB0 = topology.USB0.in_netns("hsbench-inet2")
 
 
 def say(msg: str) -> None:
@@ -126,7 +126,7 @@ class Bench:
             fig["failover_s"].append(t - t0)
             b.board.ip("link", "set", "ppp0", "up")  # pppd brings it back with its route
             t0 = now()
-            b.board.ip("route", "add", "default", "via", PPP0.gateway, "dev", "ppp0", "metric", "250")
+            b.board.ip("route", "add", "default", "via", PPP0.gateway, "dev", "ppp0", "metric", str(PPP0.metric))
             t, _body = wait_http(b.phone, WEB, t0 + 10, expect=PPP0.board_ip, interval=0.005, timeout=0.3)
             fig["failback_s"].append(t - t0)
             time.sleep(0.5)

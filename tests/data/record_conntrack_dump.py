@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Record the real conntrack dump the unit tests replay.
 
-Builds the namespace lab of tests/netns/test_conntrack_live.py (a router
+Builds the namespace lab of tests/lab/ctlab.py (a router
 masquerading two stations out of two uplinks, a port forward into a station,
 IPv6 on the LAN), runs its standard traffic with nf_conntrack_acct=1, then
 writes, from inside the router namespace:
@@ -26,11 +26,11 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "netns"))
+sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1] / "python"))
 
 from hotshare.netlink import ctnetlink as conntrack  # noqa: E402
-from test_conntrack_live import LAN, R_LAN, CtLab, parse_conntrack_text  # noqa: E402
+from lab.ctlab import LAN, R_LAN, CtLab, parse_conntrack_text  # noqa: E402
 
 
 def main() -> int:

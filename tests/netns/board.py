@@ -17,34 +17,25 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from lab import topology
 from lab.netns import Netns, add_veth
 from lab.proc import Daemon, wait_until
+from lab.topology import WEB_ADDR as WEB
+from lab.topology import WEB_NAME, Internet, Uplink
+
+__all__ = ["PPP0", "USB0", "WEB", "WEB_NAME", "Board", "Uplink", "running"]
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
-WEB = "198.18.0.10"
 UDHCPC_SCRIPT = TESTS / "lab" / "udhcpc.script"
 
-
-@dataclass(frozen=True)
-class Uplink:
-    board_if: str
-    board_addr: str
-    gateway: str
-    metric: int
-    ns: str
-    peer_if: str
-
-    @property
-    def board_ip(self) -> str:
-        return self.board_addr.split("/")[0]
-
-
-PPP0 = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hs-inet", "isp0")
-USB0 = Uplink("usb0", "192.168.43.100/24", "192.168.43.1", 300, "hs-inet2", "tether0")
+# The lab's uplinks (lab.topology), their internets under names of this
+# host's tests: hs-* like every namespace here, so that a QEMU guest's or a
+# developer's own "inet" is left alone.
+PPP0 = topology.PPP0.in_netns("hs-inet")
+USB0 = topology.USB0.in_netns("hs-inet2")
 
 
 class Board:
@@ -54,7 +45,8 @@ class Board:
         self.phone = Netns("hs-phone")
         self.uplinks = uplinks
         self.internets = {u.board_if: Netns(u.ns) for u in uplinks}
-        self.daemons: list[Daemon] = []
+        self.nets: list[Internet] = []  # their links, routes and servers (lab.topology)
+        self.daemons: list[Daemon] = []  # the internets' servers, and what a test starts on top
         self.rundir = workdir / "run"
         self.statedir = workdir / "state"
 
@@ -77,21 +69,13 @@ class Board:
     def _start(self) -> None:
         self.board.create()
         self.phone.create()
+        # Wired, where the QEMU guest has a radio: the phone's end is a veth.
         add_veth("lan0", self.board, "eth0", self.phone)
         for u in self.uplinks:
-            inet = self.internets[u.board_if].create()
-            add_veth(u.board_if, self.board, u.peer_if, inet, addr=u.board_addr, peer_addr=f"{u.gateway}/24")
-            self.board.ip("route", "add", "default", "via", u.gateway, "dev", u.board_if, "metric", str(u.metric))
-            inet.ip("addr", "add", f"{WEB}/32", "dev", "lo")
-            py = [sys.executable, "-m"]
-            env = {**os.environ, "PYTHONPATH": str(TESTS)}
-            self.daemons.append(Daemon(
-                f"{u.ns}-dns", [*py, "lab.dnsserver", "--listen", u.gateway, "--log", str(self.log(u.ns, "dns")),
-                                "--record", f"www.example.test={WEB}"],
-                netns=inet.name, log=self.log(u.ns, "dns.stderr"), env=env, ready_line="READY"))
-            self.daemons.append(Daemon(
-                f"{u.ns}-http", [*py, "lab.httpserver", "--listen", WEB, "--log", str(self.log(u.ns, "http"))],
-                netns=inet.name, log=self.log(u.ns, "http.stderr"), env=env, ready_line="READY"))
+            net = Internet(u, self.workdir, board=self.board, processes=True)
+            self.nets.append(net)
+            net.start(veth=add_veth)
+            self.daemons.extend(net.daemons)
 
     def stop(self) -> None:
         """Undo everything, whatever state a failed test (or start) left: each
@@ -110,6 +94,8 @@ class Board:
         try:
             for d in self.daemons:
                 attempt(d.stop)
+            for net in self.nets:
+                attempt(net.stop_servers)  # those of a start that failed half way
             # Stop hotshare first, whatever state a failed test left it in.
             if self.board.exists():
                 attempt(self._down_quietly)

@@ -4,7 +4,6 @@ parsers (iw, /proc/net, nmcli, nft errors) and the DNS wire format."""
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import socket
 import struct
@@ -17,21 +16,7 @@ from hotshare import doctor
 from hotshare.cli.doctor import load_config, run_doctor
 from hotshare.config import from_mapping
 from hotshare.doctor import Context, DnsResult, Finding, Proc, Rfkill, Sock, nft_probe
-from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
-
-UP = IFF_UP | IFF_LOWER_UP
-
-
-def snap(addrs: dict[str, list[str]] | None = None, routes: list[tuple[str, str, int]] | None = None,
-         links: tuple[str, ...] = ("lo", "wlan0", "ppp0", "usb0", "eth0"), down: tuple[str, ...] = ()) -> Snapshot:
-    addrs = addrs or {}
-    names = list(dict.fromkeys([*links, *addrs]))
-    lks = tuple(Link(i, n, 0 if n in down else UP, 6) for i, n in enumerate(names, 1))
-    idx = {lk.name: lk.index for lk in lks}
-    a = tuple(Address(idx[n], n, ipaddress.IPv4Interface(c)) for n, cs in addrs.items() for c in cs)
-    r = tuple(Route(ipaddress.IPv4Network(dst), idx[dev], dev, None, metric, 254)
-              for dst, dev, metric in (routes or []))
-    return Snapshot(lks, a, r)
+from lab.snapshots import SEED_000, snap
 
 
 def cfg(**kw: str) -> Any:
@@ -39,11 +24,6 @@ def cfg(**kw: str) -> Any:
     raw.update(kw)
     return from_mapping(raw)
 
-
-# seed 000's board: ppp0 and usb0 both with default routes
-SEED_000 = snap({"ppp0": ["10.112.142.89/32"], "usb0": ["192.168.43.100/24"], "lo": ["127.0.0.1/8"]},
-                [("0.0.0.0/0", "ppp0", 250), ("0.0.0.0/0", "usb0", 300), ("10.64.64.64/32", "ppp0", 0),
-                 ("192.168.43.0/24", "usb0", 300)])
 
 PHY_INFO = """Wiphy phy0
 \tmax # scan SSIDs: 255

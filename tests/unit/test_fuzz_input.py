@@ -14,7 +14,6 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_plan import SEED_000
 
 from hotshare.cli import main as cli
 from hotshare.config import KNOWN_KEYS, ConfigError, from_mapping, parse_conf_text
@@ -23,6 +22,7 @@ from hotshare.plan.facts import Facts
 from hotshare.plan.hostapd import hostapd_conf
 from hotshare.plan.make import make_plan
 from hotshare.plan.ruleset import nft_ruleset
+from lab.snapshots import SEED_000
 
 CONF_LINE = re.compile(r"^[a-z0-9_-]+(=[^\n\r]*)?$")
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)

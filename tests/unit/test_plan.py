@@ -9,20 +9,9 @@ import pytest
 from hotshare.config import ConfigError, from_mapping
 from hotshare.plan.facts import Facts
 from hotshare.plan.make import make_plan
-from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+from hotshare.plan.model import Link, Snapshot
 from hotshare.plan.network import current_uplinks, dhcp_range, parse_servers_file
-
-UP = IFF_UP | IFF_LOWER_UP
-
-
-def snap(addrs: dict[str, list[str]], routes: list[tuple[str, str, int]] = (),  # type: ignore[assignment]
-         down: tuple[str, ...] = ()) -> Snapshot:
-    names = ["lo", "wlan0", "ppp0", "usb0", "eth0", *addrs]
-    links = tuple(Link(i, n, 0 if n in down else UP, 6) for i, n in enumerate(dict.fromkeys(names), 1))
-    idx = {lk.name: lk.index for lk in links}
-    a = tuple(Address(idx[n], n, ipaddress.IPv4Interface(c)) for n, cs in addrs.items() for c in cs)
-    r = tuple(Route(ipaddress.IPv4Network(dst), idx[dev], dev, None, metric, 254) for dst, dev, metric in routes)
-    return Snapshot(links, a, r)
+from lab.snapshots import SEED_000, snap
 
 
 def cfg(**kw: str):  # type: ignore[no-untyped-def]
@@ -33,11 +22,6 @@ def cfg(**kw: str):  # type: ignore[no-untyped-def]
 
 def plan_on(s: Snapshot, **kw: str):  # type: ignore[no-untyped-def]
     return make_plan(cfg(**kw), Facts(snapshot=s, wireless=True))
-
-
-SEED_000 = snap({"ppp0": ["10.112.142.89/32"], "usb0": ["192.168.43.100/24"], "lo": ["127.0.0.1/8"]},
-                [("0.0.0.0/0", "ppp0", 250), ("0.0.0.0/0", "usb0", 300), ("10.64.64.64/32", "ppp0", 0),
-                 ("192.168.43.0/24", "usb0", 300)])
 
 
 def test_default_subnet_is_create_aps() -> None:
@@ -128,10 +112,7 @@ def test_bridge_mode_refuses_a_wifi_client_uplink_and_says_why() -> None:
 
 def _snapshot_with_order(order: tuple[str, ...], routes: list[tuple[str, int]]) -> Snapshot:
     """Links created in ``order`` (ifindex 1, 2...), default routes listed in the order given."""
-    links = tuple(Link(i, n, UP, 6) for i, n in enumerate(order, 1))
-    idx = {lk.name: lk.index for lk in links}
-    r = tuple(Route(ipaddress.IPv4Network("0.0.0.0/0"), idx[dev], dev, None, metric, 254) for dev, metric in routes)
-    return Snapshot(links, (), r)
+    return snap(routes=[("0.0.0.0/0", dev, metric) for dev, metric in routes], links=order)
 
 
 @pytest.mark.parametrize("internet_iface", ["auto", "usb0,ppp0", "ppp0,usb0"])

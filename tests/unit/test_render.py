@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import ipaddress
 
-from test_plan import SEED_000
-
 from hotshare.config import from_mapping
 from hotshare.plan.dnsmasq import dnsmasq_conf
 from hotshare.plan.facts import Facts
 from hotshare.plan.hostapd import hostapd_conf
 from hotshare.plan.make import make_plan
 from hotshare.plan.ruleset import nft_ruleset
+from lab.snapshots import SEED_000
 
 
 def plan(**kw: str):  # type: ignore[no-untyped-def]

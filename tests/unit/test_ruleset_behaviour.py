@@ -8,7 +8,6 @@ hotspot, or loosening one, does not."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import pytest
@@ -16,9 +15,10 @@ import pytest
 from hotshare.config import from_mapping
 from hotshare.plan.facts import Facts
 from hotshare.plan.make import make_plan
-from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+from hotshare.plan.model import Snapshot
 from hotshare.plan.ruleset import nft_ruleset
 from lab.ruleset import load_json, nft_available, verdict
+from lab.snapshots import snap
 
 AP = "wlan0"
 UPLINKS = ("ppp0", "usb0")
@@ -29,14 +29,8 @@ UPLINK_PEER = "10.64.0.1"     # a host on the uplink side (the ISP's router, a n
 
 
 def _snapshot() -> Snapshot:
-    up = IFF_UP | IFF_LOWER_UP
-    links = tuple(Link(i, n, up, 6) for i, n in enumerate(("lo", AP, "ppp0", "usb0", "eth1"), 1))
-    idx = {lk.name: lk.index for lk in links}
-    addrs = (Address(idx["ppp0"], "ppp0", ipaddress.IPv4Interface("10.64.0.2/24")),
-             Address(idx["usb0"], "usb0", ipaddress.IPv4Interface("192.168.43.100/24")))
-    routes = (Route(ipaddress.IPv4Network("0.0.0.0/0"), idx["ppp0"], "ppp0", None, 250, 254),
-              Route(ipaddress.IPv4Network("0.0.0.0/0"), idx["usb0"], "usb0", None, 300, 254))
-    return Snapshot(links, addrs, routes)
+    return snap({"ppp0": ["10.64.0.2/24"], "usb0": ["192.168.43.100/24"]},
+                [("0.0.0.0/0", "ppp0", 250), ("0.0.0.0/0", "usb0", 300)], links=("lo", AP, "ppp0", "usb0", "eth1"))
 
 
 @pytest.fixture(scope="module", params=[(), UPLINKS], ids=["plain", "fastpath"])
