@@ -3,8 +3,8 @@
 
 Three ways to turn the same raw ctnetlink dump into per-client counters:
 
-* ``c``        hotshare.accounting with the cffi helper (csrc/ctacct.c);
-* ``python``   hotshare.accounting's pure-Python walk (HOTSHARE_NO_CEXT path);
+* ``c``        hotshare.netlink.ctacct with the cffi helper (csrc/ctacct.c);
+* ``python``   hotshare.netlink.ctacct's pure-Python walk (HOTSHARE_NO_CEXT path);
 * ``pyroute2`` pyroute2's own parser -- a Marshal with ``nfct_msg``, the
   message class ``Conntrack().dump_entries()`` decodes with -- then the same
   attribution rule over ``get_attr()``.  Messages are decoded one at a time

@@ -352,7 +352,7 @@ def ensure_cext() -> None:
 
 
 def load_accounting() -> ModuleType:
-    """hotshare.accounting with the C backend available (built if needed);
+    """hotshare.netlink.ctacct with the C backend available (built if needed);
     the calling test is skipped without cffi."""
     import pytest  # only the tests call this; the bench imports the rest
 

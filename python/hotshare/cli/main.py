@@ -26,7 +26,16 @@ def one_line(message: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        code = _main(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()      # here, where a closed pipe can still be handled
+        return code
+    except BrokenPipeError:  # `hotshare clients wlan0 | head -1`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+
+
+def _main(args: list[str]) -> int:
     try:
         for opt in args:
             name = opt.split("=", 1)[0]
@@ -52,14 +61,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = " (see hotshare --help)" if isinstance(e, UsageError) else ""
         print(f"hotshare: {one_line(str(e))}{hint}", file=sys.stderr)
         return e.exit_code
+    except BrokenPipeError:
+        raise
     except OSError as e:  # the kernel or a file refused: one line, not a traceback
         print(f"hotshare: {one_line(str(e))}", file=sys.stderr)
         return EXIT_FAIL
     except KeyboardInterrupt:
         return EXIT_FAIL
-    except BrokenPipeError:  # `hotshare clients wlan0 | head -1`: the reader has what it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -78,9 +78,10 @@ def cmd_up(ns: argparse.Namespace) -> int:
 
     paths = Paths(rundir(), statedir(), cfg.wifi_iface)
     if daemon:
-        if not os.path.exists(SYSLOG):
+        code = _daemonize(lambda notify: _serve(cfg, paths, notify), paths.logfile)
+        if code == EXIT_OK and not os.path.exists(SYSLOG):
             print(f"hotshare: no syslog ({SYSLOG}): the daemon logs to {paths.logfile}", file=sys.stderr)
-        return _daemonize(lambda notify: _serve(cfg, paths, notify), paths.logfile)
+        return code
     return _serve(cfg, paths, None)
 
 

@@ -320,8 +320,13 @@ class Hotspot(Supervisor):
             log.error("cleanup: %s", problem)
         if not problems:
             fsutil.remove(self.paths.state)
-        for name in ("hostapd.conf", "dnsmasq.conf", "accept.mac", "deny.mac", "dnsmasq.pid"):
-            fsutil.remove(os.path.join(self.paths.workdir, name))
+        for f in self.plan.files:
+            fsutil.remove(f.path)
+        fsutil.remove(os.path.join(self.paths.workdir, "dnsmasq.pid"))
+        try:
+            os.rmdir(self.paths.workdir)    # only once empty (hostapd's socket went with it)
+        except OSError:
+            pass
         fsutil.remove(self.paths.pidfile)
         if self.rtnl:
             self.rtnl.close()
