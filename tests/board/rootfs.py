@@ -126,6 +126,7 @@ def lab_files(root: Path) -> None:
     shutil.copytree(LAB_FILES / "www", dest / "www", dirs_exist_ok=True)
     for name in ("S10lab", "S99lab"):
         _copy(LAB_FILES / name, root / "etc/init.d" / name, 0o755)
+    _copy(LAB_FILES / "nft-nojson", dest / "nft-nojson", 0o755)
 
 
 def du_mb(root: Path) -> float:

@@ -36,10 +36,12 @@ from labcore import (
     WEB,
     check,
     daemon_pid,
+    dump,
     hotshare_tables,
     info,
     meminfo,
     pids_of,
+    pss_kb,
     results,
     rss_kb,
     say,
@@ -69,7 +71,8 @@ def up_at_boot() -> str:
     assert rc == 0, f"S95hotshare status exited {rc}"
     assert data.get("running") is True, data
     assert isinstance(ap, dict) and ap.get("state") == "ENABLED", ap
-    return f"status 0; running pid {data.get('pid')}, ap {ap.get('state')}, uplink {data.get('uplink')}"
+    return (f"status 0; running pid {data.get('pid')}, ap {ap.get('state')} channel {ap.get('channel')}, "
+            f"subnet {data.get('subnet')}")
 
 
 @check("init-start-once-usb0-exists")
@@ -154,6 +157,8 @@ def memory() -> str:
     for name, m in (("boot", boot), ("lab up (radios, internet)", lab), ("hotspot up", up), ("now", now)):
         info(f"MemAvailable {name}", f"{m['MemAvailable'] / 1024:.1f} MB")
     info("RSS", f"hotshare {hs / 1024:.1f} MB, hostapd {hostapd / 1024:.1f} MB, dnsmasq {dnsmasq / 1024:.1f} MB")
+    named = [("hotshare", pid), *(("hostapd", p) for p in children[1]), *(("dnsmasq", p) for p in children[2])]
+    info("PSS", ", ".join(f"{n} {pss_kb(p) / 1024:.1f} MB" for n, p in named))
     oom = "Out of memory" in sh("dmesg").stdout
     assert not oom, "the OOM killer ran"
     assert up["MemAvailable"] > 32 * 1024, "less than 32 MB available with the hotspot up"
@@ -220,6 +225,9 @@ def keeps_passphrase() -> str:
 BOOT1 = [firstboot_passphrase, up_at_boot, start_with_usb0, phone_joins, phone_lease, phone_dns, phone_http,
          clients, doctor, memory, init_stop, init_start, init_restart, online_again]  # fmt: skip
 BOOT2 = [keeps_passphrase, up_at_boot, phone_joins, phone_lease, phone_http]
+# The image's nft as Buildroot builds it (lab.nft=nojson unless the tree
+# selects BR2_PACKAGE_NFTABLES_JSON): the rest only once the hotspot is up.
+BOOT_BR_NFT = [up_at_boot, phone_joins, phone_lease, phone_http, init_stop]
 
 
 def main() -> int:
@@ -233,9 +241,14 @@ def main() -> int:
 
         checks = [up_at_boot, *CROWD]
     else:
-        checks = BOOT1 if boot == "1" else BOOT2
+        checks = {"1": BOOT1, "2": BOOT2, "br-nft": BOOT_BR_NFT}[boot]
     for run in checks:
-        run()
+        if not run() and boot == "br-nft" and run is up_at_boot:
+            info("br-nft start", " ".join(sh(INIT, "start").stdout.split()))
+            for line in sh("hotshare", "doctor", "--config", CONF).stdout.splitlines():
+                say(f"DOCTOR {line}")
+            info("br-nft", "the hotspot is not up, the other checks are skipped")
+            break
     if boot == "1" and PASSFILE.exists():
         SAVED.write_text(PASSFILE.read_text())
     if phone is not None:
@@ -244,6 +257,8 @@ def main() -> int:
         from crowd import teardown
 
         teardown()
+    for path in (Path("/var/log/messages"), DNS_LOG):
+        dump(path)
     failed = sum(1 for ok, _, _ in results if not ok)
     say(f"SUMMARY {len(results) - failed} passed, {failed} failed")
     return 1 if failed else 0

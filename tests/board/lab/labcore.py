@@ -62,6 +62,18 @@ def check(name: str) -> Callable[[Callable[[], str]], Callable[[], bool]]:
     return wrap
 
 
+def dump(path: Path, tail: int = 400) -> None:
+    """A file's last lines on the console, between markers the host saves them by."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()[-tail:]
+    except OSError as exc:
+        lines = [f"({exc})"]
+    print(f"BOARD-LAB-FILE BEGIN {path.name}", flush=True)
+    for line in lines:
+        print(f"|F {line}")
+    print(f"BOARD-LAB-FILE END {path.name}", flush=True)
+
+
 def sh(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -74,7 +86,8 @@ def status_json() -> dict[str, object]:
 
 
 def hotshare_tables() -> list[str]:
-    out = sh("nft", "-j", "list", "tables").stdout
+    real = "/run/lab/nft.real"  # the lab's own look, whatever nft the board has (lab.nft=nojson)
+    out = sh(real if os.path.exists(real) else "nft", "-j", "list", "tables").stdout
     names = [t.get("table", {}).get("name", "") for t in json.loads(out or "{}").get("nftables", [])]
     return [n for n in names if n.startswith("hotshare")]
 
@@ -111,6 +124,15 @@ def ppid(pid: int) -> int:
 
 def rss_kb(pid: int) -> int:
     m = re.search(r"^VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text(), re.M)
+    return int(m.group(1)) if m else 0
+
+
+def pss_kb(pid: int) -> int:
+    """Proportional set size: shared pages divided among their users."""
+    try:
+        m = re.search(r"^Pss:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text(), re.M)
+    except OSError:
+        return 0
     return int(m.group(1)) if m else 0
 
 
