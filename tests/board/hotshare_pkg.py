@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import configparser
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -63,13 +65,38 @@ def _run(argv: list[str], **kw: object) -> str:
     return str(proc.stdout)
 
 
+CAN_BUILD = """\
+import re, sys, setuptools
+try:
+    from setuptools.command.bdist_wheel import bdist_wheel  # setuptools >= 70.1
+except ImportError:
+    import wheel  # older setuptools need the wheel package
+have = tuple(int(p) for p in re.findall(r"\\d+", setuptools.__version__)[:2])
+sys.exit(0 if have >= tuple(int(p) for p in sys.argv[1].split(".")) else 1)
+"""
+
+
+def setuptools_minimum() -> str:
+    """The ``setuptools>=X`` of python/pyproject.toml's build-system.requires."""
+    text = (REPO / "python/pyproject.toml").read_text()
+    m = re.search(r"[\"']setuptools\s*>=\s*([\d.]+)", text)
+    return ".".join(m.group(1).split(".")[:2]) if m else "0"
+
+
 def build_python() -> str:
-    """An interpreter with setuptools and wheel (Debian's python3 has both)."""
-    for candidate in ("/usr/bin/python3", sys.executable):
-        ok = subprocess.run([candidate, "-c", "import setuptools, wheel"], capture_output=True, check=False)
+    """An interpreter with what python/pyproject.toml's build needs (the
+    project's venv first, then Debian's python3 with python3-setuptools and
+    python3-wheel): Buildroot's host-python-setuptools plays that part."""
+    venv = REPO / ".venv/bin/python"
+    minimum = setuptools_minimum()
+    for candidate in (str(venv), "/usr/bin/python3", sys.executable):
+        if not os.path.exists(candidate):
+            continue
+        ok = subprocess.run([candidate, "-c", CAN_BUILD, minimum], capture_output=True, check=False)
         if ok.returncode == 0:
             return candidate
-    raise PackageError("no Python with setuptools and wheel (apt-get install python3-setuptools python3-wheel)")
+    raise PackageError(f"no Python with setuptools>={minimum} and bdist_wheel (make venv, or apt-get install "
+                       "python3-setuptools python3-wheel)")
 
 
 def build_wheel(work: Path) -> Path:

@@ -136,6 +136,14 @@ def clients() -> str:
     return f"lists {phone.mac}"
 
 
+@check("cffi-helper-loads")
+def cffi_helper() -> str:
+    code = "from hotshare import accounting, _ctacct; print(accounting.backend(), _ctacct.__file__)"
+    proc = sh("python3", "-c", code)
+    assert proc.returncode == 0 and proc.stdout.startswith("c "), proc.stdout + proc.stderr
+    return f"hotshare.accounting uses the C helper: {proc.stdout.split()[-1]}"
+
+
 @check("doctor-clean")
 def doctor() -> str:
     proc = sh("hotshare", "doctor", "--config", CONF)
@@ -223,7 +231,7 @@ def keeps_passphrase() -> str:
 
 
 BOOT1 = [firstboot_passphrase, up_at_boot, start_with_usb0, phone_joins, phone_lease, phone_dns, phone_http,
-         clients, doctor, memory, init_stop, init_start, init_restart, online_again]  # fmt: skip
+         clients, cffi_helper, doctor, memory, init_stop, init_start, init_restart, online_again]  # fmt: skip
 BOOT2 = [keeps_passphrase, up_at_boot, phone_joins, phone_lease, phone_http]
 # The image's nft as Buildroot builds it (lab.nft=nojson unless the tree
 # selects BR2_PACKAGE_NFTABLES_JSON): the rest only once the hotspot is up.
@@ -247,6 +255,10 @@ def main() -> int:
             info("br-nft start", " ".join(sh(INIT, "start").stdout.split()))
             for line in sh("hotshare", "doctor", "--config", CONF).stdout.splitlines():
                 say(f"DOCTOR {line}")
+            left = " ".join(sh("ip", "-br", "addr", "show", "dev", "wlan0").stdout.split())
+            info("br-nft left after the failed start", f"{left}; hostapd {pids_of('hostapd', board_only=True)}, "
+                 f"dnsmasq {pids_of('dnsmasq', board_only=True)}, tables {hotshare_tables()}")  # fmt: skip
+            dump(Path("/run/hotshare/wlan0.state"))
             info("br-nft", "the hotspot is not up, the other checks are skipped")
             break
     if boot == "1" and PASSFILE.exists():
