@@ -16,6 +16,7 @@ disk booted again, ``crowd`` for 20 stations) comes from the kernel command line
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -220,6 +221,38 @@ def online_again() -> str:
     return f"lease {lease.ip}, the server saw {body}"
 
 
+def global_country() -> str:
+    m = re.search(r"^global\s*\ncountry (\w+):", sh("iw", "reg", "get").stdout, re.M)
+    return m.group(1) if m else "?"
+
+
+def country_wait() -> float | None:
+    """Seconds hostapd last spent in COUNTRY_UPDATE (from syslog)."""
+    stamps = re.findall(r"^\w+\s+\d+ (\d+):(\d+):(\d+) .*(UNINITIALIZED->COUNTRY_UPDATE|COUNTRY_UPDATE->ENABLED)",
+                        Path("/var/log/messages").read_text(), re.M)  # fmt: skip
+    if len(stamps) < 2 or not stamps[-1][3].endswith("ENABLED"):
+        return None
+    (h1, m1, s1, _), (h2, m2, s2, _) = stamps[-2], stamps[-1]
+    return (int(h2) * 3600 + int(m2) * 60 + int(s2)) - (int(h1) * 3600 + int(m1) * 60 + int(s1))
+
+
+@check("regulatory-domain-applied")
+def regdomain() -> str:
+    """COUNTRY=CN in the shipped config: once hostapd runs, the kernel's
+    regulatory domain should be CN.  cfg80211 built in tries to load
+    /lib/firmware/regulatory.db before the root filesystem is mounted; it
+    does not retry by itself (only `iw reg reload` does)."""
+    before, wait = global_country(), country_wait()
+    if before != "CN":
+        sh("iw", "reg", "reload")
+        sh(INIT, "restart")
+        info("regulatory experiment", f"after `iw reg reload` and a restart: country {global_country()}, "
+             f"hostapd in COUNTRY_UPDATE {country_wait()}s (was {wait}s)")  # fmt: skip
+    assert before == "CN", f"global regulatory domain {before} with hostapd running (COUNTRY=CN); " \
+                           f"hostapd waited {wait}s in COUNTRY_UPDATE"
+    return f"country {before}; hostapd in COUNTRY_UPDATE {wait}s"
+
+
 # -- boot 2: the same disk again ---------------------------------------------------
 
 
@@ -231,7 +264,8 @@ def keeps_passphrase() -> str:
 
 
 BOOT1 = [firstboot_passphrase, up_at_boot, start_with_usb0, phone_joins, phone_lease, phone_dns, phone_http,
-         clients, cffi_helper, doctor, memory, init_stop, init_start, init_restart, online_again]  # fmt: skip
+         clients, cffi_helper, doctor, memory, init_stop, init_start, init_restart, online_again,
+         regdomain]  # fmt: skip
 BOOT2 = [keeps_passphrase, up_at_boot, phone_joins, phone_lease, phone_http]
 # The image's nft as Buildroot builds it (lab.nft=nojson unless the tree
 # selects BR2_PACKAGE_NFTABLES_JSON): the rest only once the hotspot is up.
@@ -243,7 +277,7 @@ def main() -> int:
     boot = args.get("lab.boot", "1")
     info("boot", f"{boot}; uptime {Path('/proc/uptime').read_text().split()[0]}s at the start of the checks")
     if Path(f"{LABDIR}/up-seconds").exists():
-        info("boot-to-hotspot", Path(f"{LABDIR}/up-seconds").read_text().strip())
+        info("init done (S99lab) at uptime", Path(f"{LABDIR}/up-seconds").read_text().strip())
     if boot == "crowd":
         from crowd import CROWD
 
