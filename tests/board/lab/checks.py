@@ -264,9 +264,10 @@ def keeps_passphrase() -> str:
 
 
 BOOT1 = [firstboot_passphrase, up_at_boot, start_with_usb0, phone_joins, phone_lease, phone_dns, phone_http,
-         clients, cffi_helper, doctor, memory, init_stop, init_start, init_restart, online_again,
+         clients, cffi_helper, doctor, init_stop, init_start, init_restart, online_again,
          regdomain]  # fmt: skip
-BOOT2 = [keeps_passphrase, up_at_boot, phone_joins, phone_lease, phone_http]
+# memory: S99lab's snapshot is the hotspot's only when it came up at boot
+BOOT2 = [keeps_passphrase, up_at_boot, memory, phone_joins, phone_lease, phone_http]
 # The image's nft as Buildroot builds it (lab.nft=nojson unless the tree
 # selects BR2_PACKAGE_NFTABLES_JSON): the rest only once the hotspot is up.
 BOOT_BR_NFT = [up_at_boot, phone_joins, phone_lease, phone_http, init_stop]
