@@ -1,13 +1,13 @@
 # hotshare: a Buildroot external tree, and the project's own development targets.
 #
-#   make test       lint, unit, namespace, Buildroot-tree and QEMU lab tests
+#   make test       lint, unit, namespace, Buildroot-tree, QEMU lab and board lab tests
 #   make demo       the QEMU lab: a virtual phone joins the hotspot and goes online
 #   make bench      benchmarks; prints figures and writes bench/results/
 #   make hotshare_defconfig && make    build the T113 SD-card image with Buildroot
 #
 # Every target other than the project's own goes to Buildroot (support/buildroot.mk).
 
-HOTSHARE_OWN_TARGETS := test demo bench setup venv lint unit netns lab buildroot-tests help clean-venv
+HOTSHARE_OWN_TARGETS := test demo bench setup venv lint unit netns lab board-lab buildroot-tests help clean-venv
 PY := .venv/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
@@ -35,10 +35,14 @@ buildroot-tests: setup
 lab: setup
 	tests/qemu/run-lab
 
+board-lab: setup
+	tests/board/run-board-lab
+
 test: setup
 	$(MAKE) --no-print-directory lint
 	$(PYTEST) -q tests/unit tests/netns tests/buildroot
 	tests/qemu/run-lab
+	tests/board/run-board-lab
 
 demo: setup
 	tests/qemu/demo
