@@ -138,3 +138,11 @@ def test_when_the_better_metric_uplink_goes_down_the_other_one_is_chosen() -> No
     down = Snapshot(links, s.addresses, s.routes)
     assert current_uplinks(cfg(), down) == (("usb0",), "usb0")
     assert current_uplinks(cfg(INTERNET_IFACE="ppp0,usb0"), down) == (("ppp0", "usb0"), "usb0")
+
+
+def test_a_list_of_uplinks_may_name_some_that_are_not_there_yet() -> None:
+    """The board's default, INTERNET_IFACE=ppp0,usb0,wwan0, on a board without
+    USB tethering or a QMI module: planned, and followed as they appear."""
+    p = plan_on(SEED_000, INTERNET_IFACE="ppp0,eth7,wwan0")
+    assert p.uplinks == ("ppp0", "eth7", "wwan0")
+    plan_on(SEED_000, INTERNET_IFACE="wwan0")   # alone, but a kind that comes and goes

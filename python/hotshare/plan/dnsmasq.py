@@ -52,4 +52,7 @@ def dnsmasq_conf(plan: Plan) -> str:
     # Log to stderr, which hotshare reads into its own log (stderr or syslog):
     # its "started" line is how hotshare knows the sockets are bound.
     lines.append("log-facility=-")
+    # queue log lines rather than block DHCP while hotshare reads the pipe
+    # (a burst of joins on a slow board)
+    lines.append("log-async")
     return "\n".join(lines) + "\n"

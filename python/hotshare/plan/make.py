@@ -30,6 +30,8 @@ from .paths import Paths
 from .plan import BridgePlan, ChildSpec, GeneratedFile, Plan
 from .ruleset import nft_ruleset
 
+COMES_AND_GOES = ("ppp", "wwan", "usb")   # modem, QMI/MBIM module, USB tethering
+
 # Where Buildroot's package for each program is, for the message when one is missing.
 PACKAGES = {"hostapd": "BR2_PACKAGE_HOSTAPD", "dnsmasq": "BR2_PACKAGE_DNSMASQ"}
 
@@ -43,13 +45,18 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
     if snap.link(cfg.wifi_iface) is None:
         raise ConfigError("WIFI_IFACE", f"there is no interface {cfg.wifi_iface}",
                           "check `ip link`; for a USB dongle, plug it in first")
-    for up in cfg.uplinks:
-        if snap.link(up) is None and not up.startswith("ppp"):
-            # A ppp link exists only while the modem is connected; others must exist.
-            raise ConfigError("INTERNET_IFACE", f"there is no interface {up}", "check `ip link`")
+    # The uplinks are followed as they come and go: a list may name some
+    # that are not there yet (ppp0 exists only while the modem is connected,
+    # usb0 while a phone tethers, wwan0 once the module enumerates). One
+    # named alone must exist, unless it is of a kind that comes and goes.
+    if len(cfg.uplinks) == 1 and snap.link(cfg.uplinks[0]) is None and \
+            not cfg.uplinks[0].startswith(COMES_AND_GOES):
+        raise ConfigError("INTERNET_IFACE", f"there is no interface {cfg.uplinks[0]}", "check `ip link`")
     bridge = None
     if cfg.share_method == "bridge":
         up = cfg.uplinks[0]
+        if snap.link(up) is None:
+            raise ConfigError("INTERNET_IFACE", f"there is no interface {up} to bridge", "check `ip link`")
         check_bridgeable(up, facts.wifi_uplinks)
         bridge = BridgePlan(bridge_name(cfg.wifi_iface), up, tuple(str(a) for a in snap.addresses_of(up)),
                             tuple((str(r.dst), str(r.gateway), r.metric) for r in snap.routes

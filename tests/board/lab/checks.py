@@ -139,10 +139,11 @@ def clients() -> str:
 
 @check("cffi-helper-loads")
 def cffi_helper() -> str:
-    code = "from hotshare import accounting, _ctacct; print(accounting.backend(), _ctacct.__file__)"
+    code = ("from hotshare.netlink import ctacct as accounting; from hotshare import _ctacct; "
+            "print(accounting.backend(), _ctacct.__file__)")
     proc = sh("python3", "-c", code)
     assert proc.returncode == 0 and proc.stdout.startswith("c "), proc.stdout + proc.stderr
-    return f"hotshare.accounting uses the C helper: {proc.stdout.split()[-1]}"
+    return f"hotshare.netlink.ctacct uses the C helper: {proc.stdout.split()[-1]}"
 
 
 @check("doctor-clean")
