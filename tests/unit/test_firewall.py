@@ -22,6 +22,7 @@ from hotshare.coexist import analysis as fw
 from hotshare.config import ConfigError
 from hotshare.config.values import firewall_mode
 from hotshare.system import firewalls
+from hotshare.system.run import find_binary
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "firewall"
 NET = ipaddress.IPv4Network("192.168.12.0/24")
@@ -368,6 +369,7 @@ case "$*" in
                                 z=${1#--zone=}; echo "$z" > "$STATE" ;;
   --zone=*" --change-interface="*) z=${1#--zone=}; echo "$z" > "$STATE" ;;
   --zone=*" --remove-interface="*) : > "$STATE" ;;
+  --get-zones) echo "$ZONES" ;;
   *) exit 1 ;;
 esac
 """
@@ -383,6 +385,8 @@ def firewall_cmd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     monkeypatch.setenv("PATH", f"{exe.parent}:{os.environ.get('PATH', '')}")
     monkeypatch.setenv("STATE", str(state))
     monkeypatch.setenv("LOG", str(log))
+    monkeypatch.setenv("ZONES", "block dmz drop external home internal public trusted work")
+    find_binary.cache_clear()   # programs are looked up once: forget the real ones
     return state, log
 
 
@@ -413,3 +417,19 @@ def test_firewalld_apply_and_undo_restore_the_previous_zone(firewall_cmd: tuple[
     assert record["changed"] is False
     firewalls.undo(record)
     assert state.read_text().strip() == "trusted"
+
+
+def test_firewalld_with_its_shared_zone_uses_it_not_trusted(firewall_cmd: tuple[Path, Path],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """nm-shared (firewalld >= 0.9) serves DHCP and DNS and forwards; trusted accepts everything."""
+    state, log = firewall_cmd
+    assert fw.FIREWALLD_SHARED_ZONE not in firewalls.available_tools()
+    monkeypatch.setenv("ZONES", "block dmz drop external home internal nm-shared public trusted work")
+    tools = firewalls.available_tools()
+    assert fw.FIREWALLD_SHARED_ZONE in tools
+    act = fw.plan_actions(analyse(dump("firewalld"), tools=tools), "auto")[0][0]
+    assert (act.kind, act.zone) == ("firewalld", "nm-shared")
+    record = firewalls.apply(act)
+    assert state.read_text().strip() == "nm-shared"
+    firewalls.undo(record)
+    assert state.read_text() == "" and "--zone=nm-shared --remove-interface=wlan0" in log.read_text()

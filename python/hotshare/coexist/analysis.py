@@ -22,6 +22,7 @@ from ..config.values import FIREWALL_MODES as MODES
 from .evaluate import Key, Packet, Walker, hotspot_packets
 
 TAG_PREFIX = "hotshare:"
+FIREWALLD_SHARED_ZONE = "firewalld-zone:nm-shared"   # in `tools`: firewalld has that zone
 # What the tables of iptables-nft look like: built-in chains of a built-in table.
 XT_TABLES = ("filter", "mangle", "raw", "security")
 XT_CHAINS = ("INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING")
@@ -154,11 +155,16 @@ def _blocker(walker: Walker, base: Key, hook: str, why: str, blocked: list[Packe
     b = Blocker(family, table, chain, hook, why, traffic, owner, None, False, "")
     where = f"{b.where}: {why}"
     if owner == "firewalld":
-        cmd = f"firewall-cmd --zone=trusted --add-interface={ap}"
+        # firewalld's own zone for shared connections (DHCP, DNS, forwarding;
+        # what else of the board clients reach, our table decides), where it
+        # has one; else trusted, whose "accept everything" our input chain
+        # narrows to DHCP, DNS and CLIENT_SERVICES
+        zone = "nm-shared" if FIREWALLD_SHARED_ZONE in tools else "trusted"
+        cmd = f"firewall-cmd --zone={zone} --add-interface={ap}"
         if "firewall-cmd" not in tools:
             return replace(b, hint=f"firewall-cmd is not installed: run the equivalent of `{cmd}`, "
                                    "or set FIREWALL=ignore")
-        return replace(b, remedy=Action("firewalld", ap, zone="trusted", why=where), safe=True,
+        return replace(b, remedy=Action("firewalld", ap, zone=zone, why=where), safe=True,
                        hint=f"hotshare runs `{cmd}` (runtime only)")
     if owner in ("docker", "iptables"):
         rules = iptables_rules(ap, uplinks, hook)

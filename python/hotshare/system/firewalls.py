@@ -12,7 +12,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from ..coexist.analysis import XT_TABLES, Action, tag
+from ..coexist.analysis import FIREWALLD_SHARED_ZONE, XT_TABLES, Action, tag
 from ..errors import OperationError
 from .nft import NftError
 from .run import Result, find_binary, run
@@ -23,12 +23,16 @@ class FirewallError(OperationError):
 
 
 def available_tools() -> frozenset[str]:
-    """Which remedies' tools exist here: "iptables" (an nf_tables iptables) and "firewall-cmd"."""
+    """Which remedies' tools exist here: "iptables" (an nf_tables iptables),
+    "firewall-cmd", and whether firewalld has its zone for shared connections."""
     have = set()
     if _iptables() is not None:
         have.add("iptables")
     if find_binary("firewall-cmd") is not None:
         have.add("firewall-cmd")
+        zones = run("firewall-cmd", "--get-zones")
+        if zones.ok and "nm-shared" in zones.stdout.split():
+            have.add(FIREWALLD_SHARED_ZONE)
     return frozenset(have)
 
 
