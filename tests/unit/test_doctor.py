@@ -631,3 +631,10 @@ def test_load_config_iface_overrides_the_file(tmp_path: Any) -> None:
     assert iface == "wlan1" and c is not None and c.wifi_iface == "wlan1" and c.uplinks == ("ppp0",)
     iface, c = load_config(None, str(conf))
     assert iface == "wlan0" and c is not None and str(c.gateway) == "10.0.0.1"
+
+
+def test_an_nft_without_json_is_named_with_the_buildroot_option() -> None:
+    """Buildroot builds nftables --without-json unless BR2_PACKAGE_NFTABLES_JSON=y."""
+    f = only(doctor.check_netfilter_features(wifi_ctx(ruleset=None, ruleset_error="Error: JSON support not "
+                                                      "compiled-in")), "netfilter")
+    assert not f.ok and "without JSON" in f.title and "BR2_PACKAGE_NFTABLES_JSON=y" in f.fix

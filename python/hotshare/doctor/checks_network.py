@@ -35,6 +35,11 @@ def check_netfilter_features(ctx: Context) -> list[Finding]:
     if ctx.nft_missing:
         return [bad(fid, "nft is not installed", ctx.nft_missing,
                     "install nftables (Debian: apt-get install nftables; Buildroot: BR2_PACKAGE_NFTABLES)")]
+    if "JSON support not compiled-in" in ctx.ruleset_error:
+        # hotshare reads rulesets as `nft -j` (its own table's state, other firewalls)
+        return [bad(fid, "nft was built without JSON support, which hotshare needs", f"`nft -j`: {ctx.ruleset_error}",
+                    "build nftables with JSON (Buildroot: BR2_PACKAGE_NFTABLES_JSON=y, which the hotshare "
+                    "package selects; from source: ./configure --with-json)")]
     if ctx.probe_error is None:
         return [skip(fid, f"netfilter: not probed ({ctx.probe_skipped or 'unknown reason'})")]
     out: list[Finding] = []
