@@ -19,7 +19,7 @@ from ..plan.network import current_uplinks, parse_servers_file
 from ..service.instances import paths_for, status_of
 from ..service.journal import Journal
 from ..system import firewalls, sysctl
-from ..system.run import DEFAULT_TIMEOUT, ProgramError, ProgramTimeout, find_binary, run
+from ..system.run import DEFAULT_TIMEOUT, TIMEOUTS, ProgramError, ProgramTimeout, find_binary, run
 from ..system.wifi import is_wireless
 from .dns_probe import DNS_TIMEOUT, probe_dns
 from .facts import Context, Proc, Rfkill, Sock
@@ -39,9 +39,10 @@ def _read(path: str) -> str | None:
 
 
 
-def _run(name: str, *args: str, stdin: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> tuple[int, str, str]:
+def _run(name: str, *args: str, stdin: str | None = None, timeout: float | None = None) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of a program. Ran out of time: TIMED_OUT and
     a message saying so; could not run at all: 127 and why."""
+    timeout = timeout if timeout is not None else TIMEOUTS.get(name, DEFAULT_TIMEOUT)
     try:
         r = run(name, *args, input=stdin, timeout=timeout)
     except ProgramTimeout:

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from ..errors import OperationError
 
 DEFAULT_TIMEOUT = 10.0
+# Programs whose first run may load a dozen kernel modules (nf_tables, NAT,
+# conntrack, the iptables compatibility layer): seconds on a small board,
+# tens of seconds under emulation. Still bounded.
+TIMEOUTS = {"nft": 60.0, "iptables-nft": 60.0, "iptables": 60.0, "iptables-nft-save": 60.0,
+            "iptables-save": 60.0, "firewall-cmd": 30.0}
 SBIN = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
 C_LOCALE = {"LC_ALL": "C", "LANG": "C"}
 
@@ -57,10 +62,11 @@ def child_env() -> dict[str, str]:
     return {**os.environ, **C_LOCALE}
 
 
-def run(name: str, *args: str, input: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+def run(name: str, *args: str, input: str | None = None, timeout: float | None = None,
         check: bool = False) -> Result:
     """Run ``name args...`` and collect its output. A missing program, a
     timeout, or (with ``check``) a non-zero exit raise ProgramError."""
+    timeout = timeout if timeout is not None else TIMEOUTS.get(name, DEFAULT_TIMEOUT)
     path = find_binary(name)
     if path is None:
         raise ProgramError(f"{name} is not installed")
