@@ -221,3 +221,14 @@ def test_channel_boundaries_per_band(band: str, channel: int, ok: bool) -> None:
     else:
         with pytest.raises(ConfigError, match=rf"^CHANNEL: {channel} is not a {band} GHz channel"):
             from_mapping(raw)
+
+
+@pytest.mark.parametrize("gw", ["127.0.1.1", "169.254.1.1", "240.0.0.1", "0.0.0.1"])
+def test_a_gateway_no_client_could_use_is_refused_with_the_fix(gw: str) -> None:
+    with pytest.raises(ConfigError, match=f"^GATEWAY: {gw} is not a .*; use an address from 10/8"):
+        from_mapping(base(GATEWAY=gw))
+
+
+def test_a_raw_psk_without_use_psk_gets_the_hint() -> None:
+    with pytest.raises(ConfigError, match="set USE_PSK=1"):
+        from_mapping(base(PASSPHRASE="ab" * 32))

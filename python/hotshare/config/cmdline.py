@@ -34,7 +34,8 @@ def add_up_options(p: argparse.ArgumentParser) -> None:
     a("-c", dest="CHANNEL", metavar="CHANNEL", help="channel number (default: 1 on 2.4 GHz, 36 on 5 GHz)")
     a("-w", "--wpa-version", dest="WPA_VERSION", metavar="2|3|2+3", help="WPA2, WPA3-SAE, or both (default 2)")
     a("-n", dest="no_internet", action="store_true", help="do not share an uplink (same as -m none)")
-    a("-m", dest="SHARE_METHOD", metavar="nat|none", help="how to share the uplink (default nat)")
+    a("-m", dest="SHARE_METHOD", metavar="nat|bridge|none",
+      help="how to share the uplink (default nat; bridge: a wired uplink's own network)")
     a("--psk", dest="USE_PSK", action="store_const", const="1", help="the passphrase is a raw 64-hex-digit PSK")
     a("--hidden", dest="HIDDEN", action="store_const", const="1", help="do not broadcast the SSID")
     a("--mac-filter", dest="MAC_FILTER", action="store_const", const="1", help="accept only listed stations")

@@ -107,6 +107,11 @@ def from_mapping(raw: Mapping[str, str],
     if gateway is not None and not gateway.is_private:
         raise ConfigError("GATEWAY", f"{gateway} is not a private address",
                           "use an address from 10/8, 172.16/12 or 192.168/16")
+    if gateway is not None and (gateway.is_loopback or gateway.is_link_local or gateway.is_multicast
+                                or gateway.is_reserved or int(gateway) >> 24 == 0):
+        # 0/8, 127/8, 169.254/16 and 240/4 count as "private" to Python: no client would get a lease
+        raise ConfigError("GATEWAY", f"{gateway} is not a unicast address a hotspot can use",
+                          "use an address from 10/8, 172.16/12 or 192.168/16, e.g. 192.168.12.1")
     if gateway is not None and int(gateway) & 0xFF in (0, 255):
         raise ConfigError("GATEWAY", f"{gateway} is a network or broadcast address in its /24",
                           "use a host address such as x.y.z.1")

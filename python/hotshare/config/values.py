@@ -105,6 +105,9 @@ def passphrase_value(key: str, v: str, use_psk: bool) -> str:
             raise ConfigError(key, "with USE_PSK=1 it must be a raw PSK of 64 hex digits",
                               "give 64 hex digits or set USE_PSK=0")
         return v
+    if len(v) == 64 and re.fullmatch(r"[0-9a-fA-F]{64}", v):
+        raise ConfigError(key, "must be 8 to 63 characters (got 64)",
+                          "64 hex digits are a raw PSK: set USE_PSK=1 (--psk) to use it as one")
     if not 8 <= len(v) <= 63:
         raise ConfigError(key, f"must be 8 to 63 characters (got {len(v)})",
                           "choose a passphrase of 8 to 63 printable ASCII characters")
