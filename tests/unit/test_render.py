@@ -109,3 +109,8 @@ def test_nft_fastpath_offloads_only_what_is_accepted() -> None:
 def test_nft_ruleset_with_other_uplinks() -> None:
     assert 'elements = { "usb0" }' in nft_ruleset(plan(), uplinks=("usb0",))
     assert "elements" not in nft_ruleset(plan(), uplinks=())
+
+
+def test_max_stations_limits_hostapd() -> None:
+    assert "max_num_sta=8" in hostapd_conf(plan(MAX_STATIONS="8")).splitlines()
+    assert not any(ln.startswith("max_num_sta") for ln in hostapd_conf(plan()).splitlines())

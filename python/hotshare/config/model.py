@@ -44,6 +44,7 @@ class HotspotConfig:
     client_services: tuple[tuple[str, int], ...] = ()   # (tcp|udp, port) of the board open to clients
     max_client_connections: int = 1000     # new connections beyond this many per client are dropped
     block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
+    max_stations: int = 0                  # hostapd's max_num_sta; 0: hostapd's default
 
     @property
     def band_channel(self) -> int:

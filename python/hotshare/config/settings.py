@@ -162,6 +162,7 @@ def from_mapping(raw: Mapping[str, str],
         max_client_connections=count("MAX_CLIENT_CONNECTIONS", get("MAX_CLIENT_CONNECTIONS", "1000") or "1000",
                                      16, 1 << 20),
         block_private_uplink=boolean("BLOCK_PRIVATE_UPLINK", get("BLOCK_PRIVATE_UPLINK")),
+        max_stations=count("MAX_STATIONS", get("MAX_STATIONS"), 1, 2007) if get("MAX_STATIONS") else 0,
     )
 
 

@@ -31,6 +31,8 @@ def hostapd_conf(plan: Plan, mask_secret: bool = False) -> str:
     ]
     if plan.bridge:  # hostapd adds the interface to the bridge once it is in AP mode
         lines.append(f"bridge={plan.bridge}")
+    if cfg.max_stations:
+        lines.append(f"max_num_sta={cfg.max_stations}")
     if cfg.country:
         lines += [f"country_code={cfg.country}", "ieee80211d=1"]
     if cfg.ieee80211n or cfg.ieee80211ac:
