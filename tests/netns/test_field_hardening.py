@@ -4,6 +4,7 @@ at once, the lease file's mode, logs without syslog, restarts and pipes."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -88,3 +89,15 @@ def test_a_reader_that_stops_early_is_no_error(board: Board) -> None:
                          "| true; echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash", capture_output=True,
                          text=True, env=board.env(), timeout=30)
     assert out.stderr == "" and out.stdout.strip() == "0"
+
+
+def test_clients_on_a_wired_downstream_are_the_stations_really_there(board: Board) -> None:
+    board.up()
+    lease = board.dhcp()
+    assert board.fetch() == PPP0.board_ip       # the board has talked to the phone: ARP knows it
+    leases = board.statedir / "lan0.leases"
+    expiry = int(time.time()) + 3600
+    with leases.open("a") as f:   # one that left long ago, and one of an earlier subnet
+        f.write(f"{expiry} 02:00:00:00:99:01 192.168.12.77 ghost *\n{expiry} 02:00:00:00:99:02 10.42.0.9 old *\n")
+    rows = json.loads(board.hotshare("clients", "lan0", "--json").stdout)
+    assert [r["ip"] for r in rows] == [lease["ip"]]

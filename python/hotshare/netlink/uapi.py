@@ -170,3 +170,18 @@ IPS_ASSURED = 1 << 2
 IPS_CONFIRMED = 1 << 3
 IPS_SRC_NAT = 1 << 4
 IPS_DST_NAT = 1 << 5
+
+# --- linux/neighbour.h -------------------------------------------------------
+RTM_NEWNEIGH = 28
+RTM_GETNEIGH = 30
+NDMSG = struct.Struct("=BxxxiHBB")     # struct ndmsg: family, ifindex, state, flags, type
+NDA_DST = 1
+NDA_LLADDR = 2
+NUD_INCOMPLETE = 0x01
+NUD_REACHABLE = 0x02
+NUD_STALE = 0x04
+NUD_DELAY = 0x08
+NUD_PROBE = 0x10
+NUD_FAILED = 0x20
+NUD_NOARP = 0x40
+NUD_PERMANENT = 0x80

@@ -8,11 +8,14 @@ its own, and nothing here imports the apply layer.
 from __future__ import annotations
 
 import glob
+import ipaddress
 import logging
 import os
+import socket
 
 from ..config import read_conf_file
 from ..config.values import IFNAME_RE
+from ..netlink import neigh
 from ..plan.paths import Paths
 from ..system.host import alive, cmdline_has, lock_held, read_pid, rundir, statedir
 from ..system.hostapd_ctrl import CtrlError, HostapdCtrl
@@ -105,10 +108,17 @@ def clients_of(iface: str) -> list[dict[str, object]]:
             ctrl.close()
     except (CtrlError, OSError):
         stations = None
-    if stations is None:  # wired downstream: the leases are all we know
+    if stations is None:  # wired downstream: a lease of this subnet whose holder answers ARP now
+        j = Journal.load(p.state)
+        subnet = ipaddress.IPv4Network(j.extra["subnet"]) if j and "subnet" in j.extra else None
+        try:
+            here = neigh.present(socket.if_nametoindex(iface))
+        except OSError:
+            here = {}
         for mac, lease in leases.items():
-            out.append({"mac": mac, "ip": lease["ip"], "hostname": lease["hostname"] or None,
-                        "signal": None, "connected_time": None})
+            if here.get(mac) == lease["ip"] and (subnet is None or ipaddress.IPv4Address(lease["ip"]) in subnet):
+                out.append({"mac": mac, "ip": lease["ip"], "hostname": lease["hostname"] or None,
+                            "signal": None, "connected_time": None})
         _add_accounting(iface, out)
         return out
     for sta in stations:
