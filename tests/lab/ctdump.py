@@ -313,6 +313,8 @@ def expected_counts(
         if e.counters == "32":
             o = (o[0] & 0xFFFFFFFF, o[1] & 0xFFFFFFFF)
             r = (r[0] & 0xFFFFFFFF, r[1] & 0xFFFFFFFF)
+        if e.orig_src in exclude or e.reply_src in exclude:   # the router's own traffic
+            continue
         if station(e.orig_src):
             who, tx, rx = e.orig_src, o, r
         elif station(e.reply_src):

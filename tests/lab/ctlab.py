@@ -421,6 +421,8 @@ def counts_from_rows(
     for row in rows:
         if row["family"] != "ipv4":
             continue
+        if row["orig_src"] in exclude or row["reply_src"] in exclude:   # the router's own traffic
+            continue
         if inside(row["orig_src"]):
             who, tx, rx = row["orig_src"], "orig", "reply"
         elif inside(row["reply_src"]):

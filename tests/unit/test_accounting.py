@@ -88,7 +88,7 @@ def test_50k_entries(acct: ModuleType) -> None:
     buf = encode_dump(entries)
     expected = expected_counts(entries, SUBNET, exclude=(ROUTER,))
     assert len(expected) > 150
-    assert sum(v[4] for v in expected.values()) > 40_000
+    assert sum(v[4] for v in expected.values()) > 35_000  # most of the 50k: all but the router's own and v6
     assert both(acct, buf, exclude=[ROUTER]) == expected
     # Fed one 32 KiB receive buffer at a time, as count_live() does.
     parts = chunks_of(buf)

@@ -24,9 +24,10 @@ traffic.
 * otherwise the entry is not a station's (the router's own traffic) and is
   ignored.
 
-An entry between two stations counts once, for the one that opened it; a
-connection from the router (an excluded address) to a station counts for the
-station, reversed.  Counters need ``net.netfilter.nf_conntrack_acct=1``
+An entry between two stations counts once, for the one that opened it; an
+entry with the router (an excluded address) at either end is the router's
+own traffic (DHCP, DNS to its resolver, its pings), no station's: only
+traffic through the router counts.  Counters need ``net.netfilter.nf_conntrack_acct=1``
 (:func:`hotshare.netlink.ctnetlink.ensure_acct`); without it entries still count in
 ``connections`` with zero bytes.  Entries that have expired are gone from the
 table, so these are the figures of the connections alive now, not totals.

@@ -152,7 +152,9 @@ def count_into(buf: Buffer, net: int, mask: int, exclude: frozenset[int], acc: d
                         rp, rb = packets, octets
                 pos += (alen + 3) & ~3
             if buf[off + NLMSG_HDRLEN] == af_inet:  # nfgen_family
-                if osrc >= 0 and osrc & mask == net and osrc not in exclude:
+                if osrc in exclude or rsrc in exclude:  # the router's own traffic (DHCP, DNS, pings)
+                    who = -1
+                elif osrc >= 0 and osrc & mask == net and osrc not in exclude:
                     who, tb, tp, xb, xp = osrc, ob, op, rb, rp
                 elif rsrc >= 0 and rsrc & mask == net and rsrc not in exclude:
                     who, tb, tp, xb, xp = rsrc, rb, rp, ob, op
