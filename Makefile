@@ -22,6 +22,7 @@ lint: setup
 	.venv/bin/ruff check python tests bench csrc
 	.venv/bin/mypy
 	PYTHONPATH=python .venv/bin/lint-imports .importlinter
+	$(PYTEST) -q tests/unit/test_import_cycles.py
 
 unit: setup
 	$(PYTEST) -q tests/unit
