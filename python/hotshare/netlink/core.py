@@ -17,8 +17,9 @@ the C accounting helper (csrc/ctacct.h), which checks the same framing:
 :class:`NetlinkSocket` is a raw ``AF_NETLINK`` socket with sequence numbers,
 acknowledged requests (:meth:`~NetlinkSocket.request`), dumps
 (:meth:`~NetlinkSocket.dump`) and multicast event draining
-(:meth:`~NetlinkSocket.drain_events`).  ``netlink.rtnl`` and
-``netlink.ctnetlink`` are thin layers over it.
+(:meth:`~NetlinkSocket.drain_events`, :meth:`~NetlinkSocket.drain_messages`).
+``netlink.rtnl``, ``netlink.ctnetlink`` and ``netlink.nftables`` are thin
+layers over it.
 """
 
 from __future__ import annotations
@@ -283,7 +284,13 @@ class NetlinkSocket:
         """Read every pending multicast message without waiting; return their
         message types, with -1 where the kernel dropped some (ENOBUFS: its
         queue overflowed, so the reader must re-read the state)."""
-        kinds: list[int] = []
+        return [mtype for mtype, _msg in self.drain_messages(keep=False)]
+
+    def drain_messages(self, keep: bool = True) -> list[tuple[int, bytes]]:
+        """As :meth:`drain_events`, with each message (header and body, a
+        copy; empty unless ``keep``): ``(nlmsg_type, message)``, and
+        ``(-1, b"")`` where the kernel dropped some."""
+        out: list[tuple[int, bytes]] = []
         timeout = self._sock.gettimeout()
         if timeout is not None:
             self._sock.setblocking(False)
@@ -292,13 +299,14 @@ class NetlinkSocket:
                 try:
                     view = self.recv(socket.MSG_DONTWAIT)
                 except BlockingIOError:
-                    return kinds
+                    return out
                 except OSError as e:
                     if e.errno == errno.ENOBUFS:
-                        kinds.append(-1)
+                        out.append((-1, b""))
                         continue
                     raise
-                kinds.extend(mtype for _o, _l, mtype, _f, _s in iter_messages(view))
+                out.extend((mtype, bytes(view[off : off + mlen]) if keep else b"")
+                           for off, mlen, mtype, _f, _s in iter_messages(view))
         finally:
             if timeout is not None:
                 self._sock.settimeout(timeout)

@@ -113,7 +113,11 @@ IFLA_INFO_KIND = 1
 IF_OPER_UP = 6
 
 # --- linux/netfilter/nfnetlink.h -------------------------------------------
+# enum nfnetlink_groups
+NFNLGRP_NFTABLES = 7
+# subsystems: the high byte of nlmsg_type (NFNL_SUBSYS_ID), the message the low one
 NFNL_SUBSYS_CTNETLINK = 1
+NFNL_SUBSYS_NFTABLES = 10
 NFNETLINK_V0 = 0
 
 # struct nfgenmsg: nfgen_family, version, res_id (big endian)
@@ -185,3 +189,60 @@ NUD_PROBE = 0x10
 NUD_FAILED = 0x20
 NUD_NOARP = 0x40
 NUD_PERMANENT = 0x80
+
+# --- linux/netfilter/nf_tables.h -------------------------------------------
+# enum nf_tables_msg_types
+NFT_MSG_NEWTABLE = 0
+NFT_MSG_GETTABLE = 1
+NFT_MSG_DELTABLE = 2
+NFT_MSG_NEWCHAIN = 3
+NFT_MSG_GETCHAIN = 4
+NFT_MSG_DELCHAIN = 5
+NFT_MSG_NEWRULE = 6
+NFT_MSG_GETRULE = 7
+NFT_MSG_DELRULE = 8
+NFT_MSG_NEWSET = 9
+NFT_MSG_GETSET = 10
+NFT_MSG_DELSET = 11
+NFT_MSG_NEWSETELEM = 12
+NFT_MSG_GETSETELEM = 13
+NFT_MSG_DELSETELEM = 14
+NFT_MSG_NEWGEN = 15
+NFT_MSG_GETGEN = 16
+NFT_MSG_TRACE = 17
+NFT_MSG_NEWOBJ = 18
+NFT_MSG_GETOBJ = 19
+NFT_MSG_DELOBJ = 20
+NFT_MSG_GETOBJ_RESET = 21
+NFT_MSG_NEWFLOWTABLE = 22
+NFT_MSG_GETFLOWTABLE = 23
+NFT_MSG_DELFLOWTABLE = 24
+NFT_MSG_GETRULE_RESET = 25
+NFT_MSG_DESTROYTABLE = 26
+NFT_MSG_DESTROYCHAIN = 27
+NFT_MSG_DESTROYRULE = 28
+NFT_MSG_DESTROYSET = 29
+NFT_MSG_DESTROYSETELEM = 30
+NFT_MSG_DESTROYOBJ = 31
+NFT_MSG_DESTROYFLOWTABLE = 32
+NFT_MSG_GETSETELEM_RESET = 33
+# The first attribute of every table, chain, rule, set, set element list,
+# object and flowtable message names its table: NFTA_TABLE_NAME,
+# NFTA_CHAIN_TABLE, NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE,
+# NFTA_OBJ_TABLE, NFTA_FLOWTABLE_TABLE are all 1.
+NFTA_TABLE_NAME = 1
+NFTA_CHAIN_TABLE = 1
+NFTA_RULE_TABLE = 1
+NFTA_SET_TABLE = 1
+NFTA_SET_ELEM_LIST_TABLE = 1
+NFTA_OBJ_TABLE = 1
+NFTA_FLOWTABLE_TABLE = 1
+
+# --- linux/netfilter.h -----------------------------------------------------
+# enum: the nfgen_family of an nftables message, the table's family
+NFPROTO_INET = 1
+NFPROTO_IPV4 = 2
+NFPROTO_ARP = 3
+NFPROTO_NETDEV = 5
+NFPROTO_BRIDGE = 7
+NFPROTO_IPV6 = 10

@@ -4,6 +4,8 @@ The supervision loop (signals, children, hostapd's events) is in
 ``supervisor.py``; this adds what the hotspot does on rtnetlink events for
 links, addresses and routes: follow the AP interface and the uplinks, keep
 other programs' addresses off the AP, flush NAT to an uplink that went.
+Keeping the remedies in other firewalls in force (at start, when the uplinks
+change, when another firewall changes) is ``firewall_watch.py``'s.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ import selectors
 import time
 from typing import Callable
 
-from ..coexist import analysis as coexist
-from ..coexist.analysis import Action
 from ..config import HotspotConfig
 from ..errors import StartError
 from ..netlink import rtnl
@@ -29,6 +29,7 @@ from ..system import files as fsutil
 from ..system import firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
+from .firewall_watch import FirewallWatch
 from .journal import Journal
 from .supervisor import Supervisor
 from .undo import undo
@@ -53,6 +54,8 @@ class Hotspot(Supervisor):
         self.uplink_addr: dict[str, str] = {}
         self.fastpath: bool | None = None       # None: not tried yet
         self.fastpath_devices: tuple[str, ...] = ()
+        self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
+                                      lambda: self.uplinks, self.call_at, self.cancel)
 
     # -- start ---------------------------------------------------------------
 
@@ -116,39 +119,14 @@ class Hotspot(Supervisor):
             j.save()
             self._load_ruleset(self.uplinks)
             firewalls.remove_leftovers(self.cfg.wifi_iface)  # rules a crash left before it journaled them
-            self._apply_remedies(plan.firewall, plan.firewall_notes)
+            self.firewall.apply_planned(plan.firewall, plan.firewall_notes)
 
         if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
             self._start_child(self.specs["dnsmasq"])
 
-    def _apply_remedies(self, actions: tuple[Action, ...], notes: tuple[str, ...]) -> None:
-        """Another firewall's forward chain (Docker's policy drop) drops what
-        our table accepts: the plan's remedies make our traffic pass where
-        that is known to be safe (a start that cannot was refused when it
-        was planned, naming the table and chain)."""
-        for note in notes:
-            log.warning("%s", note)
-        j = self.journal
-        j.firewall = []
-        for action in actions:
-            j.firewall.append(action.to_dict())  # journaled before it is applied
-            j.save()
-            j.firewall[-1] = firewalls.apply(action)
-            j.save()
-            log.info("made hotspot traffic pass %s", action.why)
-
     def _replan_remedies(self) -> None:
         """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
-        ap = self.cfg.wifi_iface
-        firewalls.remove_leftovers(ap)
-        if self.cfg.firewall == "ignore":
-            return
-        analysis = coexist.analyse(firewalls.current_ruleset(), ap, self.uplinks, self.plan.subnet,
-                                   self.plan.table, tools=firewalls.available_tools())
-        actions, refusals = coexist.plan_actions(analysis, self.cfg.firewall)
-        for refusal in refusals:
-            log.error("%s", refusal)
-        self._apply_remedies(tuple(actions), tuple(coexist.notes(analysis, self.cfg.firewall)))
+        self.firewall.reconcile("uplinks changed")
 
     def _fastpath_devices(self, snap: Snapshot) -> tuple[str, ...]:
         """A flowtable may only name devices that exist (ppp0 comes and goes)."""
@@ -226,6 +204,8 @@ class Hotspot(Supervisor):
         self.rtnl = rtnl.RtnlSocket(groups)
         self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
         self._remember_uplink_addresses(rtnl.snapshot())
+        if self.plan.ruleset:                   # NAT: follow the other firewalls
+            self.firewall.open(self.sel)
 
     # -- following the network ----------------------------------------------
 
@@ -328,6 +308,7 @@ class Hotspot(Supervisor):
         except OSError:
             pass
         fsutil.remove(self.paths.pidfile)
+        self.firewall.close(self.sel)
         if self.rtnl:
             self.rtnl.close()
             self.rtnl = None

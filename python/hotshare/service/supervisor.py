@@ -2,8 +2,9 @@
 
 One thread. What wakes it: a signal (through the wakeup fd), a child's
 output pipe, hostapd's control socket events, and whatever a subclass
-registers (the hotspot's rtnetlink socket). It sleeps with no timeout unless
-a restart is scheduled, so an idle hotspot costs no CPU.
+registers (the hotspot's rtnetlink and nftables sockets). It sleeps with no
+timeout unless a restart or a timer (:meth:`Supervisor.call_at`) is due, so
+an idle hotspot costs no CPU.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import selectors
 import signal
 import socket
 import time
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import StartError
 from ..plan.plan import ChildSpec
@@ -40,6 +41,7 @@ class Supervisor:
         self.stopping = False
         self.ap_present = True          # children wait while the AP interface is gone
         self._sigr, self._sigw = socket.socketpair()
+        self.timers: dict[str, tuple[float, Callable[[], None]]] = {}  # name -> (monotonic due time, what)
 
     def _setup_signals(self) -> None:
         self._sigr.setblocking(False)
@@ -109,10 +111,19 @@ class Supervisor:
                 self.ctrl.sock.setblocking(False)
         return state == "ENABLED"
 
+    def call_at(self, name: str, when: float, what: Callable[[], None]) -> None:
+        """Run ``what`` from the loop once ``time.monotonic()`` reaches
+        ``when``; a timer of the same name is replaced."""
+        self.timers[name] = (when, what)
+
+    def cancel(self, name: str) -> None:
+        self.timers.pop(name, None)
+
     def run(self) -> None:
         while not self.stopping:
             timeout = None
             due = [c.restart_at for c in self.children.values() if c.restart_at is not None]
+            due += [when for when, _ in self.timers.values()]
             if due:
                 timeout = max(0.0, min(due) - time.monotonic())
             for key, _ in self.sel.select(timeout):
@@ -121,6 +132,10 @@ class Supervisor:
             for child in self.children.values():
                 if child.restart_at is not None and child.restart_at <= now and self.ap_present:
                     self._restart(child)
+            for name, (when, what) in list(self.timers.items()):
+                if when <= now and not self.stopping and self.timers.get(name) == (when, what):
+                    del self.timers[name]
+                    what()
 
     def _on_signal(self) -> None:
         try:

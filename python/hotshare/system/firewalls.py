@@ -49,17 +49,69 @@ def _fail(what: str, proc: Result) -> FirewallError:
     return FirewallError(f"{what}: {proc.first_error_line(f'exit status {proc.returncode}')}")
 
 
-def current_ruleset() -> dict[str, Any]:
-    """``nft -j list ruleset``, parsed."""
+def current_ruleset(ap: str | None = None) -> dict[str, Any]:
+    """``nft -j list ruleset``, parsed. With ``ap``, the iptables-nft rules
+    that carry our comment get it in the JSON too (``comment``, as native
+    rules have it; see :func:`mark_ours`)."""
     proc = run("nft", "-j", "list", "ruleset")
     if proc.returncode != 0:
         raise NftError(proc.stderr.strip() or "nft list ruleset failed")
     data = json.loads(proc.stdout or '{"nftables": []}')
-    return data if isinstance(data, dict) else {"nftables": []}
+    data = data if isinstance(data, dict) else {"nftables": []}
+    if ap is not None:
+        mark_ours(data, ap)
+    return data
 
 
-def _xt_tagged(ap: str, table: str | None = None, chain: str | None = None) -> list[tuple[str, str, list[str]]]:
-    """(table, chain, rule spec) of the iptables-nft rules carrying our comment."""
+def _has_xt(data: Mapping[str, Any]) -> bool:
+    """Does the ruleset have a table iptables-nft may have written?"""
+    return any(isinstance(i, dict) and "table" in i and i["table"].get("family") == "ip"
+               and i["table"].get("name") in (*XT_TABLES, "nat") for i in data.get("nftables", []))
+
+
+def mark_ours(data: Mapping[str, Any], ap: str) -> int:
+    """Set ``comment`` to our tag on the rules of ``data`` that iptables-nft
+    shows with it (``nft -j`` cannot: see the module's doc). The n-th rule
+    of a chain in ``iptables-nft-save`` is the n-th of that chain in the
+    JSON: both list the kernel's chain in order. Returns how many."""
+    if not _has_xt(data):
+        return 0
+    ours = {(tbl, ch, i) for tbl, ch, i, spec in _xt_rules() if _is_tagged(spec, ap)}
+    seen: dict[tuple[str, str], int] = {}
+    n = 0
+    for item in data.get("nftables", []):
+        r = item.get("rule") if isinstance(item, dict) else None
+        if not isinstance(r, dict) or r.get("family") != "ip":
+            continue
+        where = (str(r.get("table")), str(r.get("chain")))
+        index = seen[where] = seen.get(where, -1) + 1
+        if (*where, index) in ours:
+            r["comment"] = tag(ap)
+            n += 1
+    return n
+
+
+def present(action: Action | Mapping[str, Any], ruleset: Mapping[str, Any]) -> bool:
+    """Is ``action`` in force? Rules: exactly its number of our rules, at the
+    top of its chain, in ``ruleset`` (read with ``ap``: see :func:`current_ruleset`).
+    A firewalld zone: asks firewalld."""
+    act = action if isinstance(action, Action) else Action.from_dict(action)
+    if act.kind == "firewalld":
+        return find_binary("firewall-cmd") is not None and _firewalld_zone(act.ap) == act.zone
+    comments = [i["rule"].get("comment") for i in ruleset.get("nftables", [])
+                if isinstance(i, dict) and isinstance(i.get("rule"), dict)
+                and (i["rule"].get("family"), i["rule"].get("table"), i["rule"].get("chain"))
+                == (act.family, act.table, act.chain)]
+    n = len(act.rules)
+    return comments[:n] == [tag(act.ap)] * n and comments.count(tag(act.ap)) == n
+
+
+def _is_tagged(spec: list[str], ap: str) -> bool:
+    return any(a == "--comment" and b == tag(ap) for a, b in zip(spec, spec[1:]))
+
+
+def _xt_rules(table: str | None = None) -> list[tuple[str, str, int, list[str]]]:
+    """(table, chain, index in the chain, rule spec) of every iptables-nft rule."""
     ipt = _iptables()
     if ipt is None:
         return []
@@ -68,16 +120,21 @@ def _xt_tagged(ap: str, table: str | None = None, chain: str | None = None) -> l
     if proc.returncode != 0:
         raise _fail("iptables-save failed", proc)
     found, current = [], ""
+    count: dict[tuple[str, str], int] = {}
     for line in proc.stdout.splitlines():
         if line.startswith("*"):
             current = line[1:].strip()
         elif line.startswith("-A "):
             words = shlex.split(line)
-            spec = words[2:]
-            tagged = any(a == "--comment" and b == tag(ap) for a, b in zip(spec, spec[1:]))
-            if tagged and (chain is None or words[1] == chain):
-                found.append((current, words[1], spec))
+            index = count[(current, words[1])] = count.get((current, words[1]), -1) + 1
+            found.append((current, words[1], index, words[2:]))
     return found
+
+
+def _xt_tagged(ap: str, table: str | None = None, chain: str | None = None) -> list[tuple[str, str, list[str]]]:
+    """(table, chain, rule spec) of the iptables-nft rules carrying our comment."""
+    return [(tbl, ch, spec) for tbl, ch, _i, spec in _xt_rules(table)
+            if _is_tagged(spec, ap) and (chain is None or ch == chain)]
 
 
 def _xt_remove(ap: str, table: str | None = None, chain: str | None = None) -> int:
@@ -200,6 +257,4 @@ def remove_leftovers(ap: str, ruleset: Mapping[str, Any] | None = None) -> int:
               for i in data.get("nftables", []) if isinstance(i, dict) and "rule" in i
               for r in (i["rule"],) if r.get("comment") == tag(ap)]
     n = _nft_delete(native)
-    xt = any(isinstance(i, dict) and "table" in i and i["table"].get("family") == "ip"
-             and i["table"].get("name") in (*XT_TABLES, "nat") for i in data.get("nftables", []))
-    return n + (_xt_remove(ap) if xt else 0)
+    return n + (_xt_remove(ap) if _has_xt(data) else 0)
