@@ -38,9 +38,17 @@ def dnsmasq_conf(plan: Plan) -> str:
         lines.append("port=0")
     if not cfg.etc_hosts:
         lines.append("no-hosts")
-    if plan.upstream_dns:
+    if cfg.no_dns:
+        pass
+    elif plan.dns_follows:
+        # the servers of the uplink in use, rewritten as it changes (SIGHUP re-reads it)
+        lines += ["no-resolv", f"servers-file={plan.paths.dnsmasq_servers}"]
+    elif plan.upstream_dns:
         lines.append("no-resolv")
         lines += [f"server={s}" for s in plan.upstream_dns]
+    if 0 < plan.uplink_mtu < 1500:
+        # create_ap's option 26: clients send no packet larger than the 4G link carries
+        lines.append(f"dhcp-option=option:mtu,{plan.uplink_mtu}")
     # Log to stderr, which hotshare reads into its own log (stderr or syslog):
     # its "started" line is how hotshare knows the sockets are bound.
     lines.append("log-facility=-")

@@ -29,8 +29,12 @@ from .network import (
 from .paths import Paths
 from .plan import BridgePlan, ChildSpec, GeneratedFile, Plan
 from .ruleset import nft_ruleset
+from .uplink_dns import Server, servers_file_text
 
 # Where Buildroot's package for each program is, for the message when one is missing.
+# Uplinks that may be missing at start: hotshare follows them when they appear.
+HOTPLUG_UPLINKS = ("ppp", "wwan", "usb")
+
 PACKAGES = {"hostapd": "BR2_PACKAGE_HOSTAPD", "dnsmasq": "BR2_PACKAGE_DNSMASQ"}
 
 
@@ -44,8 +48,9 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
         raise ConfigError("WIFI_IFACE", f"there is no interface {cfg.wifi_iface}",
                           "check `ip link`; for a USB dongle, plug it in first")
     for up in cfg.uplinks:
-        if snap.link(up) is None and not up.startswith("ppp"):
-            # A ppp link exists only while the modem is connected; others must exist.
+        if snap.link(up) is None and not up.startswith(HOTPLUG_UPLINKS):
+            # A ppp link exists only while the modem is connected, a modem's wwan
+            # or a phone's usb network only while plugged in; others must exist.
             raise ConfigError("INTERNET_IFACE", f"there is no interface {up}", "check `ip link`")
     bridge = None
     if cfg.share_method == "bridge":
@@ -57,10 +62,17 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
     gw = choose_gateway(cfg, snap)
     uplinks, best = current_uplinks(cfg, snap) if cfg.share_method == "nat" else ((), None)
     present = tuple(u for u in uplinks if snap.link(u) is not None)
+    static = cfg.upstream_dns or facts.servers_file
+    from_links = cfg.share_method == "nat" and not static and not cfg.uplink_dns
+    follows = cfg.share_method == "nat" and (from_links or bool(cfg.uplink_dns))
+    servers = (*(Server(ip, up) for ip, up in cfg.uplink_dns), *(Server(ip) for ip in static),
+               *(facts.link_dns if from_links else ()))
     return Plan(
         cfg=cfg, paths=Paths(facts.rundir, facts.statedir, cfg.wifi_iface), wireless=facts.wireless,
         gateway=gw, dhcp_range=dhcp_range(gw), uplinks=uplinks, best_uplink=best,
-        upstream_dns=cfg.upstream_dns or facts.servers_file, table=table_name(cfg.wifi_iface),
+        upstream_dns=static, table=table_name(cfg.wifi_iface),
+        dns_servers=tuple(dict.fromkeys(servers)) if follows else (), dns_follows=follows,
+        dns_from_links=from_links, uplink_mtu=snap.mtu_of(best),
         sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
                  if cfg.share_method == "nat" else {}),
         bridge_plan=bridge,
@@ -76,6 +88,8 @@ def _consequences(plan: Plan, facts: Facts) -> Plan:
                   GeneratedFile(p.deny_file, 0o600, mac_list(cfg.mac_deny))]
     if plan.runs_dnsmasq:
         files.append(GeneratedFile(p.dnsmasq_conf, 0o600, dnsmasq_conf(plan)))
+        if plan.dns_follows and not cfg.no_dns:
+            files.append(GeneratedFile(p.dnsmasq_servers, 0o600, servers_file_text(plan.best_uplink, plan.dns_servers)))
     plan = dataclasses.replace(plan, link_ops=link_ops(plan), children=children(plan, facts), files=tuple(files),
                                orig_mac=facts.mac if cfg.new_macaddr else "")
     if cfg.share_method != "nat":

@@ -47,6 +47,10 @@ class Paths:
         return os.path.join(self.workdir, "dnsmasq.conf")
 
     @property
+    def dnsmasq_servers(self) -> str:   # the servers-file dnsmasq re-reads on SIGHUP
+        return os.path.join(self.workdir, "dnsmasq.servers")
+
+    @property
     def accept_file(self) -> str:
         return os.path.join(self.workdir, "accept.mac")
 
