@@ -41,8 +41,11 @@ def dnsmasq_conf(plan: Plan) -> str:
     if cfg.no_dns:
         pass
     elif plan.dns_follows:
-        # the servers of the uplink in use, rewritten as it changes (SIGHUP re-reads it)
-        lines += ["no-resolv", f"servers-file={plan.paths.dnsmasq_servers}"]
+        # the servers of the uplink in use, in a resolv-file hotshare rewrites as the
+        # uplink changes; dnsmasq re-reads it on SIGHUP (and when its mtime changes).
+        # Not a servers-file: dnsmasq 2.90 (measured) answers REFUSED after a SIGHUP
+        # re-read one, unless an unrelated server= line happens to exist.
+        lines.append(f"resolv-file={plan.paths.dnsmasq_resolv}")
     elif plan.upstream_dns:
         lines.append("no-resolv")
         lines += [f"server={s}" for s in plan.upstream_dns]

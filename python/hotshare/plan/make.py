@@ -29,7 +29,7 @@ from .network import (
 from .paths import Paths
 from .plan import BridgePlan, ChildSpec, GeneratedFile, Plan
 from .ruleset import nft_ruleset
-from .uplink_dns import Server, servers_file_text
+from .uplink_dns import Server, resolv_file_text
 
 # Where Buildroot's package for each program is, for the message when one is missing.
 # Uplinks that may be missing at start: hotshare follows them when they appear.
@@ -89,7 +89,7 @@ def _consequences(plan: Plan, facts: Facts) -> Plan:
     if plan.runs_dnsmasq:
         files.append(GeneratedFile(p.dnsmasq_conf, 0o600, dnsmasq_conf(plan)))
         if plan.dns_follows and not cfg.no_dns:
-            files.append(GeneratedFile(p.dnsmasq_servers, 0o600, servers_file_text(plan.best_uplink, plan.dns_servers)))
+            files.append(GeneratedFile(p.dnsmasq_resolv, 0o644, resolv_file_text(plan.best_uplink, plan.dns_servers)))
     plan = dataclasses.replace(plan, link_ops=link_ops(plan), children=children(plan, facts), files=tuple(files),
                                orig_mac=facts.mac if cfg.new_macaddr else "")
     if cfg.share_method != "nat":

@@ -59,7 +59,7 @@ class Plan:
     upstream_dns: tuple[ipaddress.IPv4Address, ...]
     table: str                          # our nftables table (family inet)
     # DNS that follows the uplink (plan/uplink_dns.py): dnsmasq reads a
-    # servers-file made from these for the uplink in use; () with
+    # resolv-file made from these for the uplink in use; () with
     # dns_follows False: the static upstream_dns (or resolv.conf) as before
     dns_servers: tuple[Server, ...] = ()
     dns_follows: bool = False

@@ -3,10 +3,9 @@
 A server an uplink gave (pppd's usepeerdns, a DHCP client's resolv.conf) or
 one configured as ``IP@IFACE`` is reachable only through that uplink: when
 the uplink dies, dnsmasq would wait seconds per lookup on it. So dnsmasq
-reads its servers from a ``servers-file`` that lists the servers of the
-uplink in use now (``server=IP@IFACE``: dnsmasq sends through that device)
-and the servers tied to no uplink; hotshare rewrites it and sends dnsmasq
-SIGHUP (which re-reads a servers-file) when the uplink in use changes.
+reads its servers from a resolv-file that lists the servers of the uplink
+in use now and the servers tied to no uplink; hotshare rewrites it and
+sends dnsmasq SIGHUP (which re-reads it) when the uplink in use changes.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ class Server:
     uplink: str = ""            # "": reached through whichever uplink routes it
 
     def line(self) -> str:
-        return f"server={self.ip}@{self.uplink}" if self.uplink else f"server={self.ip}"
+        return f"{self.ip}@{self.uplink}" if self.uplink else str(self.ip)
 
 
 def parse_resolv(text: str, tie: str = "") -> tuple[Server, ...]:
@@ -57,7 +56,7 @@ def servers_for(best: str | None, servers: tuple[Server, ...]) -> tuple[Server, 
     return tuple(dict.fromkeys(mine + free))
 
 
-def servers_file_text(best: str | None, servers: tuple[Server, ...]) -> str:
+def resolv_file_text(best: str | None, servers: tuple[Server, ...]) -> str:
     chosen = servers_for(best, servers)
     head = f"# written by hotshare: the upstream DNS servers while the uplink is {best or 'none'}\n"
-    return head + "".join(s.line() + "\n" for s in chosen)
+    return head + "".join(f"nameserver {s.ip}" + (f" # {s.uplink}" if s.uplink else "") + "\n" for s in chosen)

@@ -335,9 +335,10 @@ class Hotspot(Supervisor):
             log.error("cleanup: %s", problem)
         if not problems:
             fsutil.remove(self.paths.state)
-        for name in ("hostapd.conf", "dnsmasq.conf", "dnsmasq.servers", "accept.mac", "deny.mac", "dnsmasq.pid"):
+        for name in ("hostapd.conf", "dnsmasq.conf", "accept.mac", "deny.mac", "dnsmasq.pid"):
             fsutil.remove(os.path.join(self.paths.workdir, name))
         fsutil.remove(self.paths.pidfile)
+        fsutil.remove(self.paths.dnsmasq_resolv)
         if self.rtnl:
             self.rtnl.close()
             self.rtnl = None
