@@ -19,7 +19,7 @@ from hotshare.plan.make import make_plan
 from hotshare.plan.model import Link, Snapshot
 from hotshare.plan.network import choose_gateway, collisions, current_uplinks
 from hotshare.plan.ruleset import nft_ruleset
-from hotshare.plan.uplink_dns import Server, parse_resolv, servers_file_text, servers_for
+from hotshare.plan.uplink_dns import Server, parse_resolv, resolv_file_text, servers_for
 
 IP = ipaddress.IPv4Address
 
@@ -69,9 +69,10 @@ def test_the_servers_of_the_uplink_in_use_and_the_free_ones() -> None:
     assert servers_for("ppp0", servers) == (Server(IP("10.64.0.1"), "ppp0"), Server(IP("9.9.9.9")))
     assert servers_for("usb0", servers) == (Server(IP("192.168.43.1"), "usb0"), Server(IP("9.9.9.9")))
     assert servers_for(None, servers) == (Server(IP("9.9.9.9")),)
-    text = servers_file_text("usb0", servers)
-    assert [ln for ln in text.splitlines() if not ln.startswith("#")] == ["server=192.168.43.1@usb0",
-                                                                          "server=9.9.9.9"]
+    text = resolv_file_text("usb0", servers)
+    assert [ln for ln in text.splitlines() if not ln.startswith("#")] == ["nameserver 192.168.43.1 # usb0",
+                                                                          "nameserver 9.9.9.9"]
+    assert parse_resolv(text) == servers_for("usb0", servers)      # what it writes reads back
 
 
 def test_upstream_dns_with_interfaces_makes_dnsmasq_follow() -> None:
@@ -80,10 +81,10 @@ def test_upstream_dns_with_interfaces_makes_dnsmasq_follow() -> None:
     assert c.uplink_dns == ((IP("10.64.0.1"), "ppp0"), (IP("192.168.43.1"), "usb0"))
     p = make_plan(c, Facts(snapshot=SEED_000, wireless=True))
     lines = dnsmasq_conf(p).splitlines()
-    assert "servers-file=/run/hotshare/wlan0/dnsmasq.servers" in lines and "no-resolv" in lines
+    assert "resolv-file=/run/hotshare/wlan0.resolv" in lines and "no-resolv" not in lines
     assert not any(ln.startswith("server=") for ln in lines)
-    servers = next(f.text for f in p.files if f.path.endswith("dnsmasq.servers"))
-    assert "server=10.64.0.1@ppp0\nserver=9.9.9.9\n" in servers and "usb0" not in servers
+    servers = next(f.text for f in p.files if f.path.endswith("wlan0.resolv"))
+    assert "nameserver 10.64.0.1 # ppp0\nnameserver 9.9.9.9\n" in servers and "usb0" not in servers
     with pytest.raises(ConfigError, match="UPSTREAM_DNS"):
         cfg(UPSTREAM_DNS="10.64.0.1@ppp0", INTERNET_IFACE="usb0")
     with pytest.raises(ConfigError, match="UPSTREAM_DNS"):
@@ -94,8 +95,8 @@ def test_with_nothing_configured_the_links_servers_are_used() -> None:
     link_dns = (Server(IP("10.64.0.1"), "ppp0"), Server(IP("192.168.43.1"), "usb0"))
     p = make_plan(cfg(), Facts(snapshot=SEED_000, wireless=True, link_dns=link_dns))
     assert p.dns_follows and p.dns_from_links
-    servers = next(f.text for f in p.files if f.path.endswith("dnsmasq.servers"))
-    assert "server=10.64.0.1@ppp0" in servers and "192.168.43.1" not in servers
+    servers = next(f.text for f in p.files if f.path.endswith("wlan0.resolv"))
+    assert "nameserver 10.64.0.1 # ppp0" in servers and "192.168.43.1" not in servers
     # configured plain servers keep the old static way
     p = make_plan(cfg(UPSTREAM_DNS="223.5.5.5"), Facts(snapshot=SEED_000, wireless=True, link_dns=link_dns))
     assert not p.dns_follows and "server=223.5.5.5" in dnsmasq_conf(p).splitlines()
@@ -135,3 +136,35 @@ def test_the_board_default_lists_wwan0() -> None:
 
 def test_link_default_mtu_is_unknown() -> None:
     assert Link(1, "x", UP, 6).mtu == 0 and Snapshot((), (), ()).mtu_of("ppp0") == 0
+
+
+# -- doctor ------------------------------------------------------------------------
+
+def doctor_ctx(s: Snapshot, running: bool, ruleset: list | None = None):  # type: ignore[no-untyped-def,type-arg]
+    from hotshare.doctor import Context
+    return Context(iface="wlan0", cfg=cfg(), snap=s, status={"running": running}, ruleset=ruleset)
+
+
+CLAMP_RULE = {"rule": {"family": "inet", "table": "hotshare_wlan0", "chain": "mtu_fix",
+                       "expr": [{"mangle": {"key": {"tcp option": {"name": "maxseg", "field": "size"}},
+                                            "value": {"rt": {"key": "mtu"}}}}]}}
+
+
+def test_doctor_names_a_pmtu_black_hole_when_the_clamp_is_missing() -> None:
+    from hotshare.doctor import check_uplink_path
+    low = with_mtu(SEED_000, "ppp0", 1400)
+    [f] = check_uplink_path(doctor_ctx(low, running=True, ruleset=[]))
+    assert not f.ok and "not clamped" in f.title and "1400" in f.title
+    [f] = check_uplink_path(doctor_ctx(low, running=True, ruleset=[CLAMP_RULE]))
+    assert f.ok and "clamped" in f.title
+    [f] = check_uplink_path(doctor_ctx(low, running=False))
+    assert f.ok and "hotshare clamps" in f.title
+    [f] = check_uplink_path(doctor_ctx(with_mtu(SEED_000, "ppp0", 1500), running=True, ruleset=[]))
+    assert f.ok and "no carrier-grade NAT" in f.title
+
+
+def test_doctor_mentions_cgnat() -> None:
+    from hotshare.doctor import check_uplink_path
+    s = with_mtu(snap({"ppp0": ["100.70.1.2/32"]}, [("0.0.0.0/0", "ppp0", 250)]), "ppp0", 1500)
+    [f] = check_uplink_path(doctor_ctx(s, running=True, ruleset=[]))
+    assert f.ok and "carrier-grade NAT" in f.title and "cannot reach" in f.title
