@@ -3,6 +3,12 @@
     phone (ns) eth0 ── lan0  board (ns)  ppp0 ── isp0  inet (ns)   DNS 10.64.0.1, HTTP 198.18.0.10
                                          usb0 ── tether0  inet2 (ns)  DNS 192.168.43.1, HTTP 198.18.0.10
 
+An uplink with ``path_mtu`` is a simulated cellular link: a "modem"
+namespace sits between the board and the internet (lab/cellular.py), the
+board's link to it has that MTU and the modem drops ICMP "fragmentation
+needed" (a PMTU black hole, as many LTE networks are); ``redial`` gives the
+board's ppp0 a new address as a modem's hang-up and redial does.
+
 The downstream is wired (``lan0``): hotshare runs dnsmasq and NAT but no
 hostapd, as it does when sharing the 4G uplink to an Ethernet port. The same
 DHCP, DNS, NAT, failover and cleanup code paths are exercised as with a
@@ -13,13 +19,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.cellular import Modem
 from lab.netns import Netns, add_veth
 from lab.proc import Daemon, wait_until
 
@@ -37,6 +46,7 @@ class Uplink:
     metric: int
     ns: str
     peer_if: str
+    path_mtu: int = 0           # > 0: a cellular modem namespace in between, this MTU, frag-needed dropped
 
     @property
     def board_ip(self) -> str:
@@ -54,8 +64,12 @@ class Board:
         self.phone = Netns("hs-phone")
         self.uplinks = uplinks
         self.internets = {u.board_if: Netns(u.ns) for u in uplinks}
+        self.modems = {u.board_if: Modem(Netns(f"{u.ns}-m"), u.path_mtu) for u in uplinks if u.path_mtu}
         self.daemons: list[Daemon] = []
-        self.rundir = workdir / "run"
+        # dnsmasq reads its servers-file from here after dropping root: a
+        # directory it can reach (pytest's own temporary tree is 0700)
+        self.rundir = Path(tempfile.mkdtemp(prefix="hotshare-run-"))
+        self.rundir.chmod(0o755)
         self.statedir = workdir / "state"
 
     # -- topology -------------------------------------------------------------
@@ -80,7 +94,12 @@ class Board:
         add_veth("lan0", self.board, "eth0", self.phone)
         for u in self.uplinks:
             inet = self.internets[u.board_if].create()
-            add_veth(u.board_if, self.board, u.peer_if, inet, addr=u.board_addr, peer_addr=f"{u.gateway}/24")
+            modem = self.modems.get(u.board_if)
+            # the uplink's DNS answers at its gateway: the modem's, or the internet's
+            dns_ns = modem.create(inet) if modem else inet
+            add_veth(u.board_if, self.board, u.peer_if, dns_ns, addr=u.board_addr, peer_addr=f"{u.gateway}/24")
+            if modem:
+                modem.attach(self.board, u.board_if, u.peer_if)
             self.board.ip("route", "add", "default", "via", u.gateway, "dev", u.board_if, "metric", str(u.metric))
             inet.ip("addr", "add", f"{WEB}/32", "dev", "lo")
             py = [sys.executable, "-m"]
@@ -88,7 +107,7 @@ class Board:
             self.daemons.append(Daemon(
                 f"{u.ns}-dns", [*py, "lab.dnsserver", "--listen", u.gateway, "--log", str(self.log(u.ns, "dns")),
                                 "--record", f"www.example.test={WEB}"],
-                netns=inet.name, log=self.log(u.ns, "dns.stderr"), env=env, ready_line="READY"))
+                netns=dns_ns.name, log=self.log(u.ns, "dns.stderr"), env=env, ready_line="READY"))
             self.daemons.append(Daemon(
                 f"{u.ns}-http", [*py, "lab.httpserver", "--listen", WEB, "--log", str(self.log(u.ns, "http"))],
                 netns=inet.name, log=self.log(u.ns, "http.stderr"), env=env, ready_line="READY"))
@@ -114,8 +133,9 @@ class Board:
             if self.board.exists():
                 attempt(self._down_quietly)
         finally:
-            for ns in (self.phone, *self.internets.values(), self.board):
+            for ns in (self.phone, *(m.ns for m in self.modems.values()), *self.internets.values(), self.board):
                 attempt(ns.delete)
+            shutil.rmtree(self.rundir, ignore_errors=True)
         if errors:
             raise errors[0]
 
@@ -124,6 +144,24 @@ class Board:
             self.hotshare("down", "lan0", check=False)
         except subprocess.TimeoutExpired:
             pass  # deleting the namespace kills what it left running
+
+    # -- the modem hangs up and redials ------------------------------------------
+
+    def redial(self, new_addr: str, uplink: Uplink = PPP0, recreate: bool = False) -> None:
+        """The modem's new session: the board's ``uplink`` loses its address
+        and gets ``new_addr`` (same /24, same gateway); with ``recreate`` the
+        link itself goes and comes back, as pppd's ppp0 does."""
+        dev = uplink.board_if
+        if recreate:
+            peer_ns = self.modems[dev].ns if dev in self.modems else self.internets[dev]
+            self.board.ip("link", "del", dev)
+            add_veth(dev, self.board, uplink.peer_if, peer_ns, addr=new_addr, peer_addr=f"{uplink.gateway}/24")
+            if dev in self.modems:
+                self.modems[dev].attach(self.board, dev, uplink.peer_if)
+        else:
+            self.board.ip("addr", "del", uplink.board_addr, "dev", dev)
+            self.board.ip("addr", "add", new_addr, "dev", dev)
+        self.board.ip("route", "replace", "default", "via", uplink.gateway, "dev", dev, "metric", str(uplink.metric))
 
     def log(self, ns: str, what: str) -> Path:
         return self.workdir / f"{ns}-{what}.log"
@@ -198,6 +236,14 @@ class Board:
         proc = (ns or self.phone).run(["curl", "-s", "--max-time", str(timeout), url], check=False,
                                       timeout=timeout + 5)
         return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def download(self, size: int = 1 << 20, timeout: float = 10.0, ns: Netns | None = None) -> float | None:
+        """Fetch ``size`` bytes from the web server; the seconds it took, or None if it did not complete."""
+        proc = (ns or self.phone).run(["curl", "-s", "-o", "/dev/null", "--max-time", str(timeout),
+                                       "-w", "%{size_download} %{time_total}", f"http://{WEB}/bytes/{size}"],
+                                      check=False, timeout=timeout + 5)
+        got, _, took = proc.stdout.partition(" ")
+        return float(took) if proc.returncode == 0 and got == str(size) else None
 
     def wait_fetch(self, expect: str, timeout: float = 10.0) -> float:
         """Fetch until the server reports ``expect`` as the client; return the seconds it took."""
