@@ -53,3 +53,18 @@ class Modem:
         """The board's link (made by the caller, in this namespace at the far end) gets the modem's MTU."""
         board.ip("link", "set", board_if, "mtu", str(self.mtu))
         self.ns.ip("link", "set", modem_if, "mtu", str(self.mtu))
+
+
+def create_ap_rules(board: Netns, phone: Netns, ap: str = "lan0", net: str = "192.168.12") -> None:
+    """create_ap's NAT, loaded by hand (iptables-nft), for the side-by-side:
+    the AP's address, forwarding, its MASQUERADE and FORWARD accepts, and a
+    phone with a static address (create_ap's dnsmasq adds nothing to the path)."""
+    board.ip("addr", "add", f"{net}.1/24", "dev", ap)
+    board.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+    for rule in (["-t", "nat", "-A", "POSTROUTING", "-s", f"{net}.0/24", "!", "-o", ap, "-j", "MASQUERADE"],
+                 ["-I", "FORWARD", "-i", ap, "-s", f"{net}.0/24", "-j", "ACCEPT"],
+                 ["-I", "FORWARD", "!", "-i", ap, "-d", f"{net}.0/24", "-j", "ACCEPT"]):
+        board.run(["iptables-nft", "-w", *rule])
+    phone.ip("-4", "addr", "flush", "dev", "eth0")
+    phone.ip("addr", "add", f"{net}.10/24", "dev", "eth0")
+    phone.ip("route", "replace", "default", "via", f"{net}.1")

@@ -12,6 +12,7 @@ import pytest
 
 from board import PPP0, USB0, WEB, Board, Uplink
 from conftest import _skip_reason
+from lab.cellular import create_ap_rules
 from lab.proc import wait_until
 
 CELLULAR = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hs-inet", "isp0", path_mtu=1400)
@@ -33,19 +34,6 @@ def cellular(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield b
     finally:
         b.stop()
-
-
-def create_ap_rules(b: Board) -> None:
-    """create_ap's NAT, by hand: an address on lan0, forwarding, its iptables rules (iptables-nft)."""
-    b.board.ip("addr", "add", "192.168.12.1/24", "dev", "lan0")
-    b.board.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-    for rule in (["-t", "nat", "-A", "POSTROUTING", "-s", "192.168.12.0/24", "!", "-o", "lan0", "-j", "MASQUERADE"],
-                 ["-I", "FORWARD", "-i", "lan0", "-s", "192.168.12.0/24", "-j", "ACCEPT"],
-                 ["-I", "FORWARD", "-i", "ppp0", "-d", "192.168.12.0/24", "-j", "ACCEPT"]):
-        b.board.run(["iptables-nft", "-w", *rule])
-    b.phone.ip("-4", "addr", "flush", "dev", "eth0")
-    b.phone.ip("addr", "add", "192.168.12.10/24", "dev", "eth0")
-    b.phone.ip("route", "replace", "default", "via", "192.168.12.1")
 
 
 def test_the_lab_is_a_black_hole_for_full_size_packets(cellular: Board) -> None:
@@ -70,7 +58,7 @@ def test_a_download_completes_behind_the_black_hole_and_create_aps_rules_stall(c
     assert lease["ip"].startswith("192.168.12.")
 
     cellular.hotshare("down", "lan0")
-    create_ap_rules(cellular)
+    create_ap_rules(cellular.board, cellular.phone)
     assert cellular.fetch() == PPP0.board_ip          # small answers pass: NAT works
     assert cellular.download(timeout=STALL) is None   # full-size segments vanish: it stalls
 
