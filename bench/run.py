@@ -41,8 +41,9 @@ from typing import Any
 
 from benchlib import REPO, cpu_counters, idle_cost, machine_info, median, memory_kb, now, wait_http
 
-from board import WEB, Board
+from board import WEB, Board, Uplink
 from lab import topology
+from lab.cellular import create_ap_rules
 from lab.netns import Netns
 
 RESULTS = REPO / "bench" / "results"
@@ -51,6 +52,9 @@ LAB_OUT = REPO / ".cache" / "bench-lab"
 # a test run at the same time on this machine is not disturbed.
 PPP0 = topology.PPP0.in_netns("hsbench-inet")
 USB0 = topology.USB0.in_netns("hsbench-inet2")
+# the simulated 4G link of lab/cellular.py: a 1400-byte path that drops ICMP frag-needed
+CELLULAR = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hsbench-inet", "isp0", path_mtu=1400)
+STALL_S = 4.0   # a 1 MB download not done by then counts as stalled
 
 
 def say(msg: str) -> None:
@@ -174,6 +178,24 @@ class Bench:
         if self.board:
             self.board.stop()
             self.board = None
+
+    def pmtu_black_hole(self) -> None:
+        """1 MB through the hotspot behind the 1400-byte black hole: with
+        hotshare's table (MSS clamped), then with create_ap's rules by hand."""
+        b = Board(self.tmp / "cellular", uplinks=(CELLULAR,))
+        b.board, b.phone = Netns("hsbench-board"), Netns("hsbench-phone")
+        b.workdir.mkdir(parents=True, exist_ok=True)
+        fig = self.host("pmtu")
+        try:
+            b.start()
+            b.hotshare("up", "--daemon", "--dns-server", CELLULAR.gateway, "lan0", "ppp0")
+            b.dhcp()
+            fig["hotshare_s"] = [b.download(timeout=20) for _ in range(self.args.runs)]
+            b.hotshare("down", "lan0")
+            create_ap_rules(b.board, b.phone)
+            fig["create_ap_s"] = [b.download(timeout=STALL_S)]   # None: stalled
+        finally:
+            b.stop()
 
     # -- the guest ---------------------------------------------------------------------
 
@@ -310,6 +332,8 @@ class Bench:
             if "stations_20" not in guest_mem:
                 self.step("memory (20 wired DHCP clients)", self.memory_wired_clients)
         self.step("board stop", self.stop_board)
+        if not a.no_host:
+            self.step("pmtu black hole", self.pmtu_black_hole)
         if not a.no_accounting:
             self.step("accounting", self.accounting)
         self.data["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
@@ -411,6 +435,19 @@ def report(data: dict[str, Any], create_ap: str | None) -> int:
     fo = median(get(h, "failover", "failover_s") or [])
     row("failover: ppp0 (metric 250) down → new connection leaves through usb0 (host)", secs(fo), "n/a", "n/a",
         "< 1 s", None if fo is None else fo < 1.0, fo)
+    # the 4G path-MTU black hole
+    pm = h.get("pmtu") or {}
+    hs_runs = pm.get("hotshare_s") or []
+    done = [t for t in hs_runs if t is not None]
+    hs_pm = median(done) if done and len(done) == len(hs_runs) else None
+    cap = pm.get("create_ap_s") or []
+    cap_txt = ("not measured" if not cap else f"create_ap's rules stall (not done in {STALL_S:.0f} s)"
+               if cap[0] is None else f"create_ap's rules complete in {secs(cap[0])}")
+    row("1 MB download behind a 1400-byte PMTU black hole (frag-needed dropped) (host)",
+        (f"completes in {secs(hs_pm)}" if hs_pm is not None else "stalled" if hs_runs else "n/a")
+        + n(hs_runs, data["runs"]["host"]),
+        cap_txt, "n/a", "completes; create_ap's stalls",
+        None if hs_pm is None or not cap else bool(cap[0] is None), hs_pm)
     # heal
     heal = median(get(g, "heal", "heal_s") or [])
     row("heal: hostapd SIGKILLed → phone associated again (guest, TCG)", secs(heal) + n(get(g, "heal", "heal_s")),

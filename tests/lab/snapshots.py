@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import ipaddress
 
+from hotshare.config import HotspotConfig, from_mapping
+from hotshare.plan.facts import Facts
+from hotshare.plan.make import make_plan
 from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+from hotshare.plan.plan import Plan
 
 UP = IFF_UP | IFF_LOWER_UP
 LINKS = ("lo", "wlan0", "ppp0", "usb0", "eth0")
@@ -35,3 +39,15 @@ def snap(addrs: dict[str, list[str]] | None = None, routes: list[tuple[str, str,
 SEED_000 = snap({"ppp0": ["10.112.142.89/32"], "usb0": ["192.168.43.100/24"], "lo": ["127.0.0.1/8"]},
                 [("0.0.0.0/0", "ppp0", 250), ("0.0.0.0/0", "usb0", 300), ("10.64.64.64/32", "ppp0", 0),
                  ("192.168.43.0/24", "usb0", 300)])
+
+
+def cfg(**kw: str) -> HotspotConfig:
+    """A valid Wi-Fi configuration on wlan0, with ``kw`` over it."""
+    raw = {"WIFI_IFACE": "wlan0", "SSID": "s", "PASSPHRASE": "12345678"}
+    raw.update(kw)
+    return from_mapping(raw)
+
+
+def plan_on(s: Snapshot, **kw: str) -> Plan:
+    """The plan of ``cfg(**kw)`` on snapshot ``s``, with a radio."""
+    return make_plan(cfg(**kw), Facts(snapshot=s, wireless=True))

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from lab.cellular import Modem
 from lab.dnsserver import DNSServer
 from lab.httpserver import WebServer
 from lab.netns import ROOT, Netns, add_veth
@@ -51,6 +52,7 @@ class Uplink:
     ns: str  # the internet namespace's name
     peer_if: str  # the veth end in it
     records: dict[str, str] = field(default_factory=lambda: {WEB_NAME: WEB_ADDR}, hash=False)
+    path_mtu: int = 0  # > 0: a cellular modem namespace in between (lab/cellular.py), this MTU
 
     @property
     def board_ip(self) -> str:
@@ -90,6 +92,9 @@ class Internet:
     def __init__(self, spec: Uplink, logdir: Path, board: Netns = ROOT, processes: bool = False) -> None:
         self.spec = spec
         self.ns = Netns(spec.ns)
+        # a simulated cellular link: the board's link ends in the modem's namespace,
+        # which also answers DNS at the gateway address
+        self.modem = Modem(Netns(f"{spec.ns}-m"), spec.path_mtu) if spec.path_mtu else None
         self.board = board
         self.logdir = logdir
         self.processes = processes
@@ -115,6 +120,11 @@ class Internet:
         return self.spec.gateway
 
     @property
+    def gateway_ns(self) -> Netns:
+        """Where the gateway address (and its DNS server) lives: the modem's, or the internet's."""
+        return self.modem.ns if self.modem else self.ns
+
+    @property
     def dns_log(self) -> Path:
         return self.logdir / f"{self.ns.name}-dns.log"
 
@@ -129,21 +139,24 @@ class Internet:
         self.ns.create()
         if self.board.link_exists(s.board_if):
             self.board.ip("link", "del", s.board_if)
+        far = self.modem.create(self.ns) if self.modem else self.ns
         veth(
             s.board_if,
             self.board,
             s.peer_if,
-            self.ns,
+            far,
             addr=s.board_addr,
             peer_addr=f"{s.gateway}/{s.prefixlen}",
         )
+        if self.modem:
+            self.modem.attach(self.board, s.board_if, s.peer_if)
         self.board.ip("route", "add", "default", "via", s.gateway, "dev", s.board_if, "metric", str(s.metric))
         for address in sorted(set(s.records.values())):
             self.ns.ip("addr", "add", f"{address}/32", "dev", "lo")
         if self.processes:
             self._start_daemons()
         else:
-            self.dns = DNSServer([s.gateway], s.records, self.dns_log, netns=self.ns)
+            self.dns = DNSServer([s.gateway], s.records, self.dns_log, netns=self.gateway_ns)
             self.http = WebServer(WEB_ADDR, self.http_log, netns=self.ns)
         return self
 
@@ -154,7 +167,7 @@ class Internet:
         records = [f"--record={n}={a}" for n, a in s.records.items()]
         self.daemons.append(Daemon(
             f"{name}-dns", [*py, "lab.dnsserver", "--listen", s.gateway, "--log", str(self.dns_log), *records],
-            netns=name, log=self.logdir / f"{name}-dns.stderr.log", env=env, ready_line="READY"))
+            netns=self.gateway_ns.name, log=self.logdir / f"{name}-dns.stderr.log", env=env, ready_line="READY"))
         self.daemons.append(Daemon(
             f"{name}-http", [*py, "lab.httpserver", "--listen", WEB_ADDR, "--log", str(self.http_log)],
             netns=name, log=self.logdir / f"{name}-http.stderr.log", env=env, ready_line="READY"))
@@ -171,6 +184,8 @@ class Internet:
         self.stop_servers()
         if self.board.link_exists(self.spec.board_if):
             self.board.ip("link", "del", self.spec.board_if, check=False)  # takes the route and the peer along
+        if self.modem:
+            self.modem.ns.delete()
         self.ns.delete()
 
     def dns_queries(self) -> list[tuple[str, str]]:

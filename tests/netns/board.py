@@ -3,6 +3,12 @@
     phone (ns) eth0 ── lan0  board (ns)  ppp0 ── isp0  inet (ns)   DNS 10.64.0.1, HTTP 198.18.0.10
                                          usb0 ── tether0  inet2 (ns)  DNS 192.168.43.1, HTTP 198.18.0.10
 
+An uplink with ``path_mtu`` is a simulated cellular link: a "modem"
+namespace sits between the board and the internet (lab/cellular.py), the
+board's link to it has that MTU and the modem drops ICMP "fragmentation
+needed" (a PMTU black hole, as many LTE networks are); ``redial`` gives the
+board's ppp0 a new address as a modem's hang-up and redial does.
+
 The downstream is wired (``lan0``): hotshare runs dnsmasq and NAT but no
 hostapd, as it does when sharing the 4G uplink to an Ethernet port. The same
 DHCP, DNS, NAT, failover and cleanup code paths are exercised as with a
@@ -13,8 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -47,7 +55,10 @@ class Board:
         self.internets = {u.board_if: Netns(u.ns) for u in uplinks}
         self.nets: list[Internet] = []  # their links, routes and servers (lab.topology)
         self.daemons: list[Daemon] = []  # the internets' servers, and what a test starts on top
-        self.rundir = workdir / "run"
+        # dnsmasq reads its resolv-file from here after dropping root: a
+        # directory it can reach (pytest's own temporary tree is 0700)
+        self.rundir = Path(tempfile.mkdtemp(prefix="hotshare-run-"))
+        self.rundir.chmod(0o755)
         self.statedir = workdir / "state"
 
     # -- topology -------------------------------------------------------------
@@ -100,8 +111,9 @@ class Board:
             if self.board.exists():
                 attempt(self._down_quietly)
         finally:
-            for ns in (self.phone, *self.internets.values(), self.board):
+            for ns in (self.phone, *(n.modem.ns for n in self.nets if n.modem), *self.internets.values(), self.board):
                 attempt(ns.delete)
+            shutil.rmtree(self.rundir, ignore_errors=True)
         if errors:
             raise errors[0]
 
@@ -110,6 +122,24 @@ class Board:
             self.hotshare("down", "lan0", check=False)
         except subprocess.TimeoutExpired:
             pass  # deleting the namespace kills what it left running
+
+    # -- the modem hangs up and redials ------------------------------------------
+
+    def redial(self, new_addr: str, uplink: Uplink = PPP0, recreate: bool = False) -> None:
+        """The modem's new session: the board's ``uplink`` loses its address
+        and gets ``new_addr`` (same /24, same gateway); with ``recreate`` the
+        link itself goes and comes back, as pppd's ppp0 does."""
+        dev = uplink.board_if
+        if recreate:
+            net = next(n for n in self.nets if n.uplink == dev)
+            self.board.ip("link", "del", dev)
+            add_veth(dev, self.board, uplink.peer_if, net.gateway_ns, addr=new_addr, peer_addr=f"{uplink.gateway}/24")
+            if net.modem:
+                net.modem.attach(self.board, dev, uplink.peer_if)
+        else:
+            self.board.ip("addr", "del", uplink.board_addr, "dev", dev)
+            self.board.ip("addr", "add", new_addr, "dev", dev)
+        self.board.ip("route", "replace", "default", "via", uplink.gateway, "dev", dev, "metric", str(uplink.metric))
 
     def log(self, ns: str, what: str) -> Path:
         return self.workdir / f"{ns}-{what}.log"
@@ -184,6 +214,14 @@ class Board:
         proc = (ns or self.phone).run(["curl", "-s", "--max-time", str(timeout), url], check=False,
                                       timeout=timeout + 5)
         return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def download(self, size: int = 1 << 20, timeout: float = 10.0, ns: Netns | None = None) -> float | None:
+        """Fetch ``size`` bytes from the web server; the seconds it took, or None if it did not complete."""
+        proc = (ns or self.phone).run(["curl", "-s", "-o", "/dev/null", "--max-time", str(timeout),
+                                       "-w", "%{size_download} %{time_total}", f"http://{WEB}/bytes/{size}"],
+                                      check=False, timeout=timeout + 5)
+        got, _, took = proc.stdout.partition(" ")
+        return float(took) if proc.returncode == 0 and got == str(size) else None
 
     def wait_fetch(self, expect: str, timeout: float = 10.0) -> float:
         """Fetch until the server reports ``expect`` as the client; return the seconds it took."""

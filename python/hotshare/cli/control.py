@@ -19,7 +19,7 @@ from ..system.host import lock_held
 def stop(target: str, timeout: float = 90.0) -> int:
     """Stop by interface name or pid; wait until everything is undone."""
     iface = target
-    if target.isdigit():
+    if target.isascii() and target.isdigit():
         match = [i for i, pid in instances() if pid == int(target)]
         if not match:
             print(f"hotshare: no hotspot runs with pid {target}", file=sys.stderr)

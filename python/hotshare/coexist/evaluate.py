@@ -110,7 +110,7 @@ def _num(e: Any, names: Mapping[str, int]) -> int | None:
     if isinstance(e, int):
         return e
     if isinstance(e, str):
-        return int(e) if e.isdigit() else names.get(e)
+        return int(e) if e.isascii() and e.isdigit() else names.get(e)
     return None
 
 

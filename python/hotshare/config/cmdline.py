@@ -53,8 +53,9 @@ def add_up_options(p: argparse.ArgumentParser) -> None:
     a("--no-virt", dest="NO_VIRT", action="store_const", const="1", help="accepted for create_ap compatibility")
     a("--mac", dest="NEW_MACADDR", metavar="MAC", help="set the AP interface's MAC address")
     a("--dhcp-dns", dest="DHCP_DNS", metavar="IP[,IP]", help="DNS servers given to clients (default: gateway)")
-    a("--dns-server", dest="upstream", action="append", metavar="IP",
-      help="upstream DNS server (repeatable; default: /etc/dnsmasq.conf's servers, else resolv.conf)")
+    a("--dns-server", dest="upstream", action="append", metavar="IP[@IFACE]",
+      help="upstream DNS server, @IFACE: used only while IFACE is the uplink (repeatable; default: "
+           "/etc/dnsmasq.conf's servers, else those the uplinks' own clients wrote, LINK_DNS_FILES)")
     a("-g", dest="GATEWAY", metavar="GATEWAY", help="gateway address (default: first free of 192.168.12.1, ...)")
     a("--no-dns", dest="NO_DNS", action="store_const", const="1", help="no DNS server on the hotspot")
     a("--no-dnsmasq", dest="NO_DNSMASQ", action="store_const", const="1", help="no DHCP or DNS at all")

@@ -6,6 +6,12 @@ import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 
+# pppd's usepeerdns writes /etc/ppp/resolv.conf (some distributions patch it to
+# /var/run/ppp/resolv.conf); /etc/resolv.conf's "nameserver IP # IFACE" lines
+# (Buildroot's udhcpc script) are tied to IFACE, its other lines to no uplink.
+LINK_DNS_FILES = (("/etc/ppp/resolv.conf", "ppp0"), ("/var/run/ppp/resolv.conf", "ppp0"), ("/etc/resolv.conf", ""))
+LINK_DNS_FILES_TEXT = ",".join(f"{p}@{i}" if i else p for p, i in LINK_DNS_FILES)
+
 
 @dataclass(frozen=True)
 class HotspotConfig:
@@ -23,7 +29,11 @@ class HotspotConfig:
     gateway: ipaddress.IPv4Address | None = None   # None: choose a free subnet
     dhcp_dns: tuple[ipaddress.IPv4Address, ...] = ()  # empty: the gateway
     upstream_dns: tuple[ipaddress.IPv4Address, ...] = ()  # empty: servers file or resolv.conf
+    uplink_dns: tuple[tuple[ipaddress.IPv4Address, str], ...] = ()  # UPSTREAM_DNS's IP@IFACE items
     dns_servers_file: str = "/etc/dnsmasq.conf"
+    # resolv.conf-style files the uplinks' own clients write (pppd's usepeerdns,
+    # udhcpc); (path, iface): a file tied to the uplink named, or "" for any
+    link_dns_files: tuple[tuple[str, str], ...] = LINK_DNS_FILES
     etc_hosts: bool = False
     no_dns: bool = False
     no_dnsmasq: bool = False
@@ -57,5 +67,6 @@ class HotspotConfig:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["passphrase"] = "********" if self.passphrase else ""
         return {k: (str(v) if isinstance(v, ipaddress.IPv4Address) else
-                    [str(x) for x in v] if isinstance(v, tuple) else v)
+                    ["@".join(str(y) for y in x if y) if isinstance(x, tuple) else str(x) for x in v]
+                    if isinstance(v, tuple) else v)
                 for k, v in out.items()}

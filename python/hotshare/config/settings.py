@@ -14,7 +14,7 @@ from typing import Callable
 
 from ..errors import ConfigError
 from .keys import KNOWN_KEYS
-from .model import HotspotConfig
+from .model import LINK_DNS_FILES_TEXT, HotspotConfig
 from .values import (
     CAPAB_RE,
     CHANNELS_5,
@@ -26,6 +26,7 @@ from .values import (
     boolean,
     choice,
     count,
+    dns_servers,
     firewall_mode,
     ifname,
     ipv4,
@@ -36,6 +37,7 @@ from .values import (
     read_mac_file,
     services,
     ssid_value,
+    tied_paths,
 )
 
 
@@ -91,7 +93,7 @@ def from_mapping(raw: Mapping[str, str],
     chan_raw = get("CHANNEL", "default") or "default"
     channel = 0
     if chan_raw != "default":
-        if not chan_raw.isdigit():
+        if not (chan_raw.isascii() and chan_raw.isdigit()):  # not '²'
             raise ConfigError("CHANNEL", f"{chan_raw!r} is not a channel number", "use a number or 'default'")
         channel = int(chan_raw)
         valid = CHANNELS_24 if band == "2.4" else CHANNELS_5
@@ -143,13 +145,20 @@ def from_mapping(raw: Mapping[str, str],
     if ssid:
         ssid = ssid_value("SSID", ssid)
 
+    upstream, uplink_dns = dns_servers("UPSTREAM_DNS", get("UPSTREAM_DNS"))
+    for _ip, up in uplink_dns:
+        if uplinks and up not in uplinks:
+            raise ConfigError("UPSTREAM_DNS", f"{_ip}@{up}: {up} is not one of INTERNET_IFACE",
+                              f"tie the server to one of {','.join(uplinks)}, or leave out @{up}")
+
     for key, value in raw.items():  # what no check above refused: no key may carry a line break
         if key != "PASSPHRASE":       # (checked above, stricter: printable ASCII only)
             no_control_characters(key, value)
     return HotspotConfig(
         wifi_iface=wifi, uplinks=uplinks, ssid=ssid, passphrase=passphrase, use_psk=use_psk,
         wpa_version=wpa, channel=channel, freq_band=band, country=country, gateway=gateway,
-        dhcp_dns=dhcp_dns, upstream_dns=ipv4_list("UPSTREAM_DNS", get("UPSTREAM_DNS")),
+        dhcp_dns=dhcp_dns, upstream_dns=upstream, uplink_dns=uplink_dns,
+        link_dns_files=tied_paths("LINK_DNS_FILES", get("LINK_DNS_FILES") or LINK_DNS_FILES_TEXT),
         dns_servers_file=get("DNS_SERVERS_FILE", "/etc/dnsmasq.conf"),
         etc_hosts=boolean("ETC_HOSTS", get("ETC_HOSTS")), no_dns=boolean("NO_DNS", get("NO_DNS")),
         no_dnsmasq=no_dnsmasq, hidden=boolean("HIDDEN", get("HIDDEN")),

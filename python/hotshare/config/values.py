@@ -66,6 +66,35 @@ def ipv4_list(key: str, v: str) -> tuple[ipaddress.IPv4Address, ...]:
     return tuple(ipv4(key, x.strip()) for x in v.split(",") if x.strip())
 
 
+def dns_servers(key: str, v: str) -> tuple[tuple[ipaddress.IPv4Address, ...],
+                                          tuple[tuple[ipaddress.IPv4Address, str], ...]]:
+    """``IP`` or ``IP@IFACE`` items (dnsmasq's ``server=IP@IFACE``): servers
+    reached through any uplink, and servers tied to the uplink named."""
+    plain, tied = [], []
+    for item in (x.strip() for x in v.split(",")):
+        if not item:
+            continue
+        ip, at, iface = item.partition("@")
+        if at:
+            tied.append((ipv4(key, ip.strip()), ifname(key, iface.strip())))
+        else:
+            plain.append(ipv4(key, ip))
+    return tuple(plain), tuple(tied)
+
+
+def tied_paths(key: str, v: str) -> tuple[tuple[str, str], ...]:
+    """``PATH`` or ``PATH@IFACE`` items: absolute paths, each maybe tied to an interface."""
+    out = []
+    for item in (x.strip() for x in v.split(",")):
+        if not item:
+            continue
+        path, at, iface = item.rpartition("@") if "@" in item else (item, "", "")
+        if not path.startswith("/"):
+            raise ConfigError(key, f"{path!r} is not an absolute path", "write it like /etc/ppp/resolv.conf@ppp0")
+        out.append((path, ifname(key, iface.strip()) if at else ""))
+    return tuple(out)
+
+
 def mac(key: str, v: str) -> str:
     if not MAC_RE.match(v):
         raise ConfigError(key, f"{v!r} is not a MAC address", "write it like 02:11:22:33:44:55")
@@ -147,13 +176,13 @@ def services(key: str, v: str) -> tuple[tuple[str, int], ...]:
             continue
         port, _, proto = item.partition("/")
         proto = proto or "tcp"
-        if proto not in ("tcp", "udp") or not port.isdigit() or not 1 <= int(port) <= 65535:
+        if proto not in ("tcp", "udp") or not (port.isascii() and port.isdigit()) or not 1 <= int(port) <= 65535:
             raise ConfigError(key, f"{item!r} is not a port", "list ports like 22,80,123/udp (TCP unless /udp)")
         out.append((proto, int(port)))
     return tuple(dict.fromkeys(out))
 
 
 def count(key: str, v: str, low: int, high: int) -> int:
-    if not v.isdigit() or not low <= int(v) <= high:
+    if not (v.isascii() and v.isdigit()) or not low <= int(v) <= high:
         raise ConfigError(key, f"{v!r} is not a number from {low} to {high}", f"use a number from {low} to {high}")
     return int(v)

@@ -49,6 +49,7 @@ from .checks_network import (
     check_upstream_dns_answers,
 )
 from .checks_radio import check_channel_allowed, check_interface_can_be_an_ap, check_radio_not_blocked
+from .checks_uplink import check_uplink_path
 from .dns_probe import dns_query, dns_rcode, probe_dns
 from .facts import Context, DnsResult, Proc, Rfkill, Sock
 from .findings import Finding, bad, good, info, skip
@@ -60,7 +61,8 @@ __all__ = [
     "CHECKS", "FLOW_PROBE", "NAT_PROBE", "Context", "DnsResult", "Finding", "Proc", "Rfkill", "Sock", "bad",
     "check_channel_allowed", "check_forward_not_dropped", "check_instance_healthy", "check_interface_can_be_an_ap",
     "check_ip_forwarding", "check_netfilter_features", "check_no_other_manager", "check_ports_free",
-    "check_radio_not_blocked", "check_subnet_free", "check_uplink_has_default_route", "check_upstream_dns_answers",
+    "check_radio_not_blocked", "check_subnet_free", "check_uplink_has_default_route", "check_uplink_path",
+    "check_upstream_dns_answers",
     "diagnose", "dns_query", "dns_rcode", "exit_code", "explain_probe", "good", "info", "parse_channels",
     "parse_modes", "parse_nmcli", "parse_proc_net", "probe_dns", "probe_text", "render_human", "render_json",
     "skip", "upstream_servers",
@@ -78,6 +80,7 @@ CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
     check_forward_not_dropped,
     check_no_other_manager,
     check_ip_forwarding,
+    check_uplink_path,
     check_instance_healthy,
 )
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from ..config import HotspotConfig
 from ..netlink import rtnl
 from ..plan.network import current_uplinks, parse_servers_file
+from ..plan.uplink_dns import parse_resolv
 from ..service.instances import paths_for, status_of
 from ..service.journal import Journal
 from ..system import firewalls, sysctl
@@ -209,7 +210,14 @@ def gather(iface: str | None, cfg: HotspotConfig | None, config_path: str | None
 
     if not (config.no_dnsmasq or config.no_dns):
         running_conf = paths_for(iface).dnsmasq_conf if iface and ctx.running else ""
-        if running_conf and (text := _read(running_conf)) and parse_servers_file(text):
+        text = _read(running_conf) if running_conf else None
+        follows = next((ln[len("resolv-file="):] for ln in (text or "").splitlines()
+                        if ln.startswith("resolv-file=")), "")
+        if follows and (servers := parse_resolv(_read(follows) or "")):
+            # the servers of the uplink in use, as hotshare last wrote them for dnsmasq
+            ctx.dns_servers = tuple(dict.fromkeys(str(s.ip) for s in servers))
+            ctx.dns_source = f"the running dnsmasq's {follows}"
+        elif running_conf and text and parse_servers_file(text):
             # what the running dnsmasq really forwards to
             ctx.dns_servers = tuple(str(a) for a in parse_servers_file(text))
             ctx.dns_source = f"the running dnsmasq's {running_conf}"

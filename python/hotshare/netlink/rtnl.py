@@ -24,6 +24,7 @@ from .uapi import (
     IFINFOMSG,
     IFLA_IFNAME,
     IFLA_MASTER,
+    IFLA_MTU,
     IFLA_OPERSTATE,
     NETLINK_ROUTE,
     NLMSG_HDRLEN,
@@ -81,7 +82,7 @@ def _ipv4(buf: Buffer, off: int) -> str:
 def parse_link(buf: Buffer, off: int, end: int) -> Link:
     """The RTM_NEWLINK body (struct ifinfomsg and attributes) in buf[off:end]."""
     _fam, _type, index, flags, _change = IFINFOMSG.unpack_from(buf, off)
-    name, oper, master = "", 0, 0
+    name, oper, master, mtu = "", 0, 0, 0
     for kind, aoff, size in iter_attrs(buf, off + IFINFOMSG.size, end):
         if kind == IFLA_IFNAME:
             name = _cstr(buf[aoff : aoff + size])
@@ -89,7 +90,9 @@ def parse_link(buf: Buffer, off: int, end: int) -> Link:
             oper = buf[aoff]
         elif kind == IFLA_MASTER:
             master = _u32(buf, aoff, size)
-    return Link(index, name, flags, oper, master)
+        elif kind == IFLA_MTU:
+            mtu = _u32(buf, aoff, size)
+    return Link(index, name, flags, oper, master, mtu)
 
 
 def parse_addr(buf: Buffer, off: int, end: int, names: dict[int, str]) -> Address | None:

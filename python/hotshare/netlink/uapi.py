@@ -103,6 +103,7 @@ IFADDRMSG = struct.Struct("=BBBBi")
 # --- linux/if_link.h -------------------------------------------------------
 IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
+IFLA_MTU = 4
 IFLA_MASTER = 10
 IFLA_OPERSTATE = 16
 IFLA_LINKINFO = 18

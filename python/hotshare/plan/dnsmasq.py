@@ -46,9 +46,20 @@ def dnsmasq_conf(plan: Plan) -> str:
         lines.append("port=0")
     if not cfg.etc_hosts:
         lines.append("no-hosts")
-    if plan.upstream_dns:
+    if cfg.no_dns:
+        pass
+    elif plan.dns_follows:
+        # the servers of the uplink in use, in a resolv-file hotshare rewrites as the
+        # uplink changes; dnsmasq re-reads it on SIGHUP (and when its mtime changes).
+        # Not a servers-file: dnsmasq 2.90 (measured) answers REFUSED after a SIGHUP
+        # re-read one, unless an unrelated server= line happens to exist.
+        lines.append(f"resolv-file={plan.paths.dnsmasq_resolv}")
+    elif plan.upstream_dns:
         lines.append("no-resolv")
         lines += [f"server={s}" for s in plan.upstream_dns]
+    if 0 < plan.uplink_mtu < 1500:
+        # create_ap's option 26: clients send no packet larger than the 4G link carries
+        lines.append(f"dhcp-option=option:mtu,{plan.uplink_mtu}")
     # Log to stderr, which hotshare reads into its own log (stderr or syslog):
     # its "started" line is how hotshare knows the sockets are bound.
     lines.append("log-facility=-")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Snapshot
+from .uplink_dns import Server
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Facts:
     snapshot: Snapshot
     wireless: bool                              # the downstream has a cfg80211 phy
     servers_file: tuple[ipaddress.IPv4Address, ...] = ()  # server= lines of DNS_SERVERS_FILE
+    link_dns: tuple[Server, ...] = ()           # servers the uplinks' own clients wrote (LINK_DNS_FILES)
     wifi_uplinks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # name -> (iftype, 4addr)
     rundir: str = "/run/hotshare"
     statedir: str = "/var/lib/hotshare"

@@ -29,6 +29,7 @@ from .network import (
 from .paths import Paths
 from .plan import BridgePlan, ChildSpec, GeneratedFile, Plan
 from .ruleset import nft_ruleset
+from .uplink_dns import Server, resolv_file_text
 
 COMES_AND_GOES = ("ppp", "wwan", "usb")   # modem, QMI/MBIM module, USB tethering
 
@@ -45,13 +46,13 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
     if snap.link(cfg.wifi_iface) is None:
         raise ConfigError("WIFI_IFACE", f"there is no interface {cfg.wifi_iface}",
                           "check `ip link`; for a USB dongle, plug it in first")
-    # The uplinks are followed as they come and go: a list may name some
-    # that are not there yet (ppp0 exists only while the modem is connected,
-    # usb0 while a phone tethers, wwan0 once the module enumerates). One
-    # named alone must exist, unless it is of a kind that comes and goes.
-    if len(cfg.uplinks) == 1 and snap.link(cfg.uplinks[0]) is None and \
-            not cfg.uplinks[0].startswith(COMES_AND_GOES):
-        raise ConfigError("INTERNET_IFACE", f"there is no interface {cfg.uplinks[0]}", "check `ip link`")
+    # The uplinks are followed as they come and go: ppp0 exists only while
+    # the modem is connected, usb0 while a phone tethers, wwan0 once the
+    # module enumerates. Any other one named must exist (a typo is caught).
+    for up in cfg.uplinks:
+        if snap.link(up) is None and not up.startswith(COMES_AND_GOES):
+            raise ConfigError("INTERNET_IFACE", f"there is no interface {up}",
+                              "check `ip link` (only ppp*, wwan* and usb* links may be missing at start)")
     bridge = None
     if cfg.share_method == "bridge":
         up = cfg.uplinks[0]
@@ -64,10 +65,17 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
     gw = choose_gateway(cfg, snap)
     uplinks, best = current_uplinks(cfg, snap) if cfg.share_method == "nat" else ((), None)
     present = tuple(u for u in uplinks if snap.link(u) is not None)
+    static = cfg.upstream_dns or facts.servers_file
+    from_links = cfg.share_method == "nat" and not static and not cfg.uplink_dns
+    follows = cfg.share_method == "nat" and (from_links or bool(cfg.uplink_dns))
+    servers = (*(Server(ip, up) for ip, up in cfg.uplink_dns), *(Server(ip) for ip in static),
+               *(facts.link_dns if from_links else ()))
     return Plan(
         cfg=cfg, paths=Paths(facts.rundir, facts.statedir, cfg.wifi_iface), wireless=facts.wireless,
         gateway=gw, dhcp_range=dhcp_range(gw), uplinks=uplinks, best_uplink=best,
-        upstream_dns=cfg.upstream_dns or facts.servers_file, table=table_name(cfg.wifi_iface),
+        upstream_dns=static, table=table_name(cfg.wifi_iface),
+        dns_servers=tuple(dict.fromkeys(servers)) if follows else (), dns_follows=follows,
+        dns_from_links=from_links, uplink_mtu=snap.mtu_of(best),
         sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
                  if cfg.share_method == "nat" else {}),
         bridge_plan=bridge,
@@ -83,6 +91,8 @@ def _consequences(plan: Plan, facts: Facts) -> Plan:
                   GeneratedFile(p.deny_file, 0o600, mac_list(cfg.mac_deny))]
     if plan.runs_dnsmasq:
         files.append(GeneratedFile(p.dnsmasq_conf, 0o600, dnsmasq_conf(plan)))
+        if plan.dns_follows and not cfg.no_dns:
+            files.append(GeneratedFile(p.dnsmasq_resolv, 0o644, resolv_file_text(plan.best_uplink, plan.dns_servers)))
     plan = dataclasses.replace(plan, link_ops=link_ops(plan), children=children(plan, facts), files=tuple(files),
                                orig_mac=facts.mac if cfg.new_macaddr else "")
     if cfg.share_method != "nat":

@@ -19,6 +19,7 @@ class Link:
     flags: int
     operstate: int
     master: int = 0
+    mtu: int = 0          # IFLA_MTU; 0: not reported
 
     @property
     def up(self) -> bool:
@@ -66,3 +67,8 @@ class Snapshot:
 
     def addresses_of(self, name: str) -> list[ipaddress.IPv4Interface]:
         return [a.interface for a in self.addresses if a.ifname == name]
+
+    def mtu_of(self, name: str | None) -> int:
+        """The link's MTU; 0 when the link (or its MTU) is unknown."""
+        link = self.link(name) if name else None
+        return link.mtu if link is not None else 0

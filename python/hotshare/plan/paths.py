@@ -51,6 +51,13 @@ class Paths:
         return os.path.join(self.workdir, "dnsmasq.conf")
 
     @property
+    def dnsmasq_resolv(self) -> str:
+        """The resolv-file dnsmasq re-reads on SIGHUP: dnsmasq reads it after
+        dropping root, so it is in the 0755 run directory (mode 0644: a list of
+        DNS servers, as public as /etc/resolv.conf), not in the 0700 workdir."""
+        return os.path.join(self.rundir, f"{self.iface}.resolv")
+
+    @property
     def accept_file(self) -> str:
         return os.path.join(self.workdir, "accept.mac")
 

@@ -15,6 +15,7 @@ from typing import Any
 from ..config import HotspotConfig
 from .ops import LinkOp
 from .paths import Paths
+from .uplink_dns import Server
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,13 @@ class Plan:
     best_uplink: str | None             # the one the kernel routes through now
     upstream_dns: tuple[ipaddress.IPv4Address, ...]
     table: str                          # our nftables table (family inet)
+    # DNS that follows the uplink (plan/uplink_dns.py): dnsmasq reads a
+    # resolv-file made from these for the uplink in use; () with
+    # dns_follows False: the static upstream_dns (or resolv.conf) as before
+    dns_servers: tuple[Server, ...] = ()
+    dns_follows: bool = False
+    dns_from_links: bool = False        # the servers are re-read from LINK_DNS_FILES as uplinks change
+    uplink_mtu: int = 0                 # the MTU of the uplink in use at start (DHCP option 26 below 1500)
     sysctls: dict[str, str] = field(default_factory=dict)
     bridge_plan: BridgePlan | None = None
     # What make_plan adds once the decisions above are made:
@@ -90,7 +98,9 @@ class Plan:
             "gateway": None if self.bridge else str(self.gateway.ip),
             "dhcp_range": [str(a) for a in self.dhcp_range] if self.runs_dnsmasq else None,
             "uplinks": list(self.uplinks), "best_uplink": self.best_uplink,
-            "upstream_dns": [str(a) for a in self.upstream_dns], "table": self.table if self.ruleset else None,
+            "upstream_dns": [str(a) for a in self.upstream_dns],
+            "dns_servers": [s.line() for s in self.dns_servers] if self.dns_follows else None,
+            "uplink_mtu": self.uplink_mtu, "table": self.table if self.ruleset else None,
             "bridge": ({"name": self.bridge_plan.name, "uplink": self.bridge_plan.uplink,
                         "moved_addresses": list(self.bridge_plan.moved_addresses),
                         "moved_routes": [list(r) for r in self.bridge_plan.moved_routes]}

@@ -29,6 +29,7 @@ from ..system import files as fsutil
 from ..system import firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
+from .dnsfollow import DnsFollower
 from .firewall_watch import FirewallWatch
 from .journal import Journal
 from .supervisor import Supervisor
@@ -52,6 +53,7 @@ class Hotspot(Supervisor):
         self.best_uplink = plan.best_uplink
         self.uplinks = plan.uplinks
         self.uplink_addr: dict[str, str] = {}
+        self.dns = DnsFollower(plan)
         self.fastpath: bool | None = None       # None: not tried yet
         self.fastpath_devices: tuple[str, ...] = ()
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
@@ -263,6 +265,7 @@ class Hotspot(Supervisor):
         for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
             if snap.link(name.split("/")[3]) is not None:
                 self._set_sysctl(name, value)
+        self._forget_gone_addresses(snap)
         if best != self.best_uplink:
             old = self.best_uplink
             self.best_uplink = best
@@ -272,6 +275,19 @@ class Hotspot(Supervisor):
             if old and old in self.uplink_addr:
                 self._flush_nat(self.uplink_addr[old])
         self._remember_uplink_addresses(snap)
+        dnsmasq = self.children.get("dnsmasq")
+        self.dns.follow(best, dnsmasq.pid if dnsmasq and dnsmasq.running else 0)
+
+    def _forget_gone_addresses(self, snap: Snapshot) -> None:
+        """A redial gives the uplink a new address (or the link goes with
+        it): connections masqueraded to the old address can never get a
+        reply; they are flushed so clients' retries go out with the new one
+        (masquerade picks the address at each new connection)."""
+        for name, old in list(self.uplink_addr.items()):
+            if old not in (str(a.ip) for a in snap.addresses_of(name)):
+                log.info("%s lost its address %s", name, old)
+                del self.uplink_addr[name]
+                self._flush_nat(old)
 
     def _flush_nat(self, nat_address: str) -> None:
         """Connections masqueraded to the old uplink's address cannot
@@ -309,6 +325,7 @@ class Hotspot(Supervisor):
             pass
         fsutil.remove(self.paths.pidfile)
         self.firewall.close(self.sel)
+        fsutil.remove(self.paths.dnsmasq_resolv)
         if self.rtnl:
             self.rtnl.close()
             self.rtnl = None

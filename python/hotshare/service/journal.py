@@ -105,7 +105,8 @@ def check(j: Journal, iface: str) -> None:
             ipaddress.IPv4Address(str(r["gateway"]))
     for name, value in j.sysctls.items():
         m = _SYSCTL.match(name)
-        need((m or name == ACCT_SYSCTL) and str(value).isdigit(), f"a sysctl hotshare does not change: {name!r}")
+        digits = str(value).isascii() and str(value).isdigit()
+        need((m or name == ACCT_SYSCTL) and digits, f"a sysctl hotshare does not change: {name!r}")
     need(all(n in ("hostapd", "dnsmasq") and isinstance(p, int) and p > 0 for n, p in j.children.items()),
          "children that are not hotshare's")
     need(set(j.released) <= {"dhcpcd", "NetworkManager"}, "an unknown network manager")
