@@ -59,6 +59,14 @@ def test_hotshare_dnsmasq_stays_off_the_loopback() -> None:
     assert '"except-interface=lo"' in source and '"bind-interfaces"' in source
 
 
+def test_modem_init_script_is_executable() -> None:
+    """Buildroot copies the overlay keeping the mode: rcS runs only S??*
+    scripts it can execute; S45modem sorts before S95hotshare."""
+    scripts = sorted(p.name for p in (OVERLAY / "etc/init.d").iterdir())
+    assert scripts == ["S45modem"]
+    assert (OVERLAY / "etc/init.d/S45modem").stat().st_mode & 0o111, "not executable"
+
+
 def test_extlinux_boots_the_board_dtb() -> None:
     text = (OVERLAY / "boot/extlinux/extlinux.conf").read_text()
     dts = re.search(r'BR2_LINUX_KERNEL_INTREE_DTS_NAME="[^"]*/([^"/]+)"', DEFCONFIG_TEXT)
@@ -82,6 +90,7 @@ def test_post_build(tmp_path: Path) -> None:
     assert (target / "etc/init.d/S95hotshare").exists()
     assert stat.S_IMODE((target / "etc/hotshare").stat().st_mode) == 0o700
     assert stat.S_IMODE((target / "etc/hotshare/hotshare.conf").stat().st_mode) == 0o600
+    assert stat.S_IMODE((target / "etc/hotshare/modem.conf").stat().st_mode) == 0o600, "holds the SIM's PIN"
 
 
 def test_post_build_deletes_nothing() -> None:
