@@ -556,7 +556,7 @@ def test_modem_ppp_generates_the_peer_and_dials(modem: Modem) -> None:
 
     pids = modem.pids()
     result = modem("stop")
-    assert (result.returncode, result.stdout) == (0, "Stopping modem: OK\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "Stopping modem: OK\n", "")
     for pid in pids.values():
         assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
     assert modem("status").returncode == 3
