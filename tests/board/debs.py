@@ -32,14 +32,17 @@ PACKAGES = [
     "iproute2",
     "kmod",
     "wireless-regdb",  # as BR2_PACKAGE_WIRELESS_REGDB; its alternatives are made by rootfs.py
+    "ppp",  # pppd and chat, as BR2_PACKAGE_PPPD: S45modem dials, and the lab's modem answers
+    "socat",  # the lab's modem: a pty pair, /dev/ttyUSB2 on the board's side
 ]
 # Downloaded, not installed: the armhf headers the C helper compiles against.
 BUILD_ONLY = ["libpython3.11-dev"]
-# Needed only by maintainer scripts, which are not run.
+# Needed only by maintainer scripts, which are not run. (pppd links
+# libpam0g, and it libaudit1: those are unpacked; PAM's modules are not.)
 FAKE_INSTALLED = [
     "dpkg", "tar", "perl-base", "perl", "perl-modules-5.36", "debconf", "usrmerge", "init-system-helpers",
-    "adduser", "passwd", "libpam0g", "libpam-modules", "libpam-modules-bin", "libpam-runtime", "libcap2-bin",
-    "libsemanage2", "libsemanage-common", "libsepol2", "libaudit1", "libaudit-common", "libcap-ng0", "tzdata",
+    "adduser", "passwd", "libpam-modules", "libpam-modules-bin", "libpam-runtime", "libcap2-bin",
+    "libsemanage2", "libsemanage-common", "libsepol2", "tzdata",
     "lsb-base", "sysvinit-utils", "debianutils", "sensible-utils",
 ]  # fmt: skip
 

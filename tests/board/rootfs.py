@@ -30,7 +30,9 @@ PRUNE = ["usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
          "usr/lib/python3.11/test", "usr/lib/python3.11/idlelib", "usr/lib/python3.11/tkinter",
          "usr/lib/python3.11/turtledemo", "usr/lib/python3.11/ensurepip", "usr/lib/python3.11/lib2to3",
          "usr/lib/python3.11/pydoc_data", "etc/init.d", "etc/rc0.d", "etc/rc1.d", "etc/rc2.d", "etc/rc3.d",
-         "etc/rc4.d", "etc/rc5.d", "etc/rc6.d", "etc/rcS.d", "etc/systemd", "usr/lib/systemd"]  # fmt: skip
+         "etc/rc4.d", "etc/rc5.d", "etc/rc6.d", "etc/rcS.d", "etc/systemd", "usr/lib/systemd",
+         # Buildroot's pppd installs no /etc/ppp (options, ip-up scripts): S45modem writes its peer
+         "etc/ppp", "etc/chatscripts"]  # fmt: skip
 IMAGE_SIZE = "256M"
 
 
@@ -94,6 +96,8 @@ def board_files(root: Path) -> None:
     for name, dest, mode in (("inittab", "etc/inittab", 0o644), ("fstab", "etc/fstab", 0o644),
                              ("rcS", "etc/init.d/rcS", 0o755), ("rcK", "etc/init.d/rcK", 0o755),
                              ("S01syslogd", "etc/init.d/S01syslogd", 0o755), ("passwd", "etc/passwd", 0o644),
+                             ("S40network", "etc/init.d/S40network", 0o755),
+                             ("S80dnsmasq", "etc/init.d/S80dnsmasq", 0o755),
                              ("group", "etc/group", 0o644), ("hostname", "etc/hostname", 0o644),
                              ("hosts", "etc/hosts", 0o644)):  # fmt: skip
         _copy(IMAGE_FILES / name, root / dest, mode)
@@ -127,6 +131,7 @@ def lab_files(root: Path) -> None:
     for name in ("S10lab", "S99lab"):
         _copy(LAB_FILES / name, root / "etc/init.d" / name, 0o755)
     _copy(LAB_FILES / "nft-nojson", dest / "nft-nojson", 0o755)
+    _copy(LAB_FILES / "modem.chat", dest / "modem.chat", 0o644)
 
 
 def du_mb(root: Path) -> float:

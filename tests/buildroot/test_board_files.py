@@ -35,11 +35,36 @@ def test_default_config_is_accepted_by_hotshare(tmp_path: Path) -> None:
 
 
 def test_dnsmasq_conf_gives_the_upstream_servers() -> None:
+    """/etc/dnsmasq.conf is the board's own resolver (Buildroot's S80dnsmasq
+    runs it) on the loopback only, without DHCP; hotshare reads the same
+    server= lines as its clients' upstream servers."""
     text = (OVERLAY / "etc/dnsmasq.conf").read_text()
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
-    assert lines == [f"server={ip}" for ip in SEED_DNS] + ["no-resolv"]
+    assert lines == ["interface=lo", "bind-interfaces", "no-dhcp-interface=lo"] + [
+        f"server={ip}" for ip in SEED_DNS
+    ] + ["no-resolv"]
+    assert not any(line.startswith(("dhcp-range", "listen-address", "except-interface")) for line in lines)
     network = pytest.importorskip("hotshare.plan.network")
     assert [str(ip) for ip in network.parse_servers_file(text)] == SEED_DNS
+    config = pytest.importorskip("hotshare.config")
+    raw = config.parse_conf_text((OVERLAY / "etc/hotshare/hotshare.conf").read_text())
+    assert "DNS_SERVERS_FILE" not in raw and "UPSTREAM_DNS" not in raw, "the default file is this one"
+
+
+def test_hotshare_dnsmasq_stays_off_the_loopback() -> None:
+    """The board's resolver holds 127.0.0.1:53: hotshare's own dnsmasq must
+    not bind the loopback."""
+    plan = pytest.importorskip("hotshare.plan.dnsmasq")
+    source = Path(plan.__file__).read_text()
+    assert '"except-interface=lo"' in source and '"bind-interfaces"' in source
+
+
+def test_modem_init_script_is_executable() -> None:
+    """Buildroot copies the overlay keeping the mode: rcS runs only S??*
+    scripts it can execute; S45modem sorts before S95hotshare."""
+    scripts = sorted(p.name for p in (OVERLAY / "etc/init.d").iterdir())
+    assert scripts == ["S45modem"]
+    assert (OVERLAY / "etc/init.d/S45modem").stat().st_mode & 0o111, "not executable"
 
 
 def test_extlinux_boots_the_board_dtb() -> None:
@@ -60,10 +85,17 @@ def test_post_build(tmp_path: Path) -> None:
     for path in [target, *target.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)
     subprocess.run([str(BOARD / "post-build.sh"), str(target)], check=True)
-    assert not (target / "etc/init.d/S80dnsmasq").exists()
+    # Buildroot's dnsmasq init script is left alone: it runs the loopback resolver
+    assert (target / "etc/init.d/S80dnsmasq").exists()
     assert (target / "etc/init.d/S95hotshare").exists()
     assert stat.S_IMODE((target / "etc/hotshare").stat().st_mode) == 0o700
     assert stat.S_IMODE((target / "etc/hotshare/hotshare.conf").stat().st_mode) == 0o600
+    assert stat.S_IMODE((target / "etc/hotshare/modem.conf").stat().st_mode) == 0o600, "holds the SIM's PIN"
+
+
+def test_post_build_deletes_nothing() -> None:
+    text = (BOARD / "post-build.sh").read_text()
+    assert not re.search(r"^\s*rm\b", text, re.M), "post-build.sh removes another package's file"
 
 
 @pytest.mark.skipif(shutil.which("genimage") is None, reason="needs genimage (apt-get install genimage)")

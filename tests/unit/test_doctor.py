@@ -272,6 +272,14 @@ def test_hotshares_own_dnsmasq_is_not_a_conflict() -> None:
     assert problems(doctor.check_ports_free(wifi_ctx(sockets=socks, owners=owners)))
 
 
+def test_a_resolver_on_the_loopback_is_not_in_the_way() -> None:
+    """The board's own dnsmasq on 127.0.0.1 and ::1 (S80dnsmasq): hotshare's
+    dnsmasq never binds the loopback (except-interface=lo)."""
+    socks = (Sock("udp", "127.0.0.1", 53, 1), Sock("tcp", "127.0.0.1", 53, 2), Sock("udp", "::1", 53, 3))
+    owners = {1: (500, "dnsmasq"), 2: (500, "dnsmasq"), 3: (500, "dnsmasq")}
+    assert only(doctor.check_ports_free(wifi_ctx(sockets=socks, owners=owners))).ok
+
+
 def test_ports_not_needed_without_dnsmasq() -> None:
     socks = (Sock("udp", "0.0.0.0", 67, 1),)
     assert only(doctor.check_ports_free(wifi_ctx(cfg=cfg(NO_DNSMASQ="1"), sockets=socks))).level == "skip"

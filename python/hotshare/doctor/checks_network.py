@@ -90,7 +90,9 @@ def check_ports_free(ctx: Context) -> list[Finding]:
     own: set[int] = set()
     if ctx.running:
         own = {int(pid) for name, pid in (ctx.status.get("children") or {}).items() if name == "dnsmasq"}
-    ours: set[str] = {"0.0.0.0", "::", "127.0.0.1", "::1"}
+    # hotshare's dnsmasq binds the hotspot's addresses only (bind-interfaces,
+    # except-interface=lo): a resolver on the loopback does not collide
+    ours: set[str] = {"0.0.0.0", "::"}
     gw = hotspot_gateway(ctx)
     if gw is not None:
         ours.add(str(gw))

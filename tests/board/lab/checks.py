@@ -76,6 +76,82 @@ def up_at_boot() -> str:
             f"subnet {data.get('subnet')}")
 
 
+MODEM_INIT = "/etc/init.d/S45modem"
+
+
+def _cmdline(proc: Path) -> str:
+    try:
+        return (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@check("modem-dials-at-boot")
+def modem_at_boot() -> str:
+    """S45modem (before S95hotshare) made pppd's peer and chat script from
+    modem.conf and dialled the lab's modem on /dev/ttyUSB2 (a pty: chat
+    answers the AT commands, then pppd); ppp0 is a PPP link with the
+    address the operator's side gave, and hotshare shares it. No DHCP
+    client on the access point."""
+    if "lab.modem=veth" in Path("/proc/cmdline").read_text():
+        return "lab.modem=veth: not tested"
+    proc = sh(MODEM_INIT, "status")
+    assert proc.returncode == 0, f"S45modem status exited {proc.returncode}: {proc.stdout}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and UPLINK_IP not in sh("ip", "-br", "addr", "show", "dev", "ppp0").stdout:
+        time.sleep(0.5)
+    addr = " ".join(sh("ip", "-br", "addr", "show", "dev", "ppp0").stdout.split())
+    assert f"{UPLINK_IP} peer 10.64.0.1/32" in addr, addr or "no ppp0"
+    assert Path("/sys/class/net/ppp0/type").read_text().strip() == "512", "ppp0 is not a PPP link (ARPHRD_PPP)"
+    route = " ".join(sh("ip", "route", "show", "default").stdout.split())
+    assert "dev ppp0" in route, route
+    chat = Path("/etc/ppp/hotshare-modem.chat").read_text()
+    assert """OK 'AT+CGDCONT=1,"IP","cmnet"'""" in chat, chat
+    assert "persist" in Path("/etc/ppp/peers/hotshare-modem").read_text().split()
+    pid = Path("/run/hotshare-modem/modem.pid").read_text().strip()
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[:4] == [b"pppd", b"call", b"hotshare-modem", b"nodetach"], cmdline
+    messages = Path("/var/log/messages").read_text()
+    assert "dialling APN cmnet on /dev/ttyUSB2" in messages, "S45modem did not log its dial"
+    shares = re.compile(r"hotspot ready on wlan0: .*, uplink ppp0$|uplink changed: \S+ -> ppp0$", re.M)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not shares.search(messages):
+        time.sleep(0.5)
+        messages = Path("/var/log/messages").read_text()
+    assert shares.search(messages), "hotshare never took ppp0 as its uplink"
+    dhcp = [c for c in map(_cmdline, Path("/proc").glob("[0-9]*")) if c.startswith("udhcpc")]
+    assert not [c for c in dhcp if "wlan" in c], dhcp
+    return f"ppp0 {addr.split(None, 2)[-1]}, {route}; pppd pid {pid}; hotshare shares ppp0"
+
+
+def board_resolver_pid() -> int | None:
+    try:
+        return int(Path("/var/run/dnsmasq.pid").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@check("board-resolver-on-loopback")
+def board_resolver() -> str:
+    """Buildroot's S80dnsmasq runs /etc/dnsmasq.conf: the board's own
+    resolver, on the loopback only, forwarding to its server= lines over
+    ppp0; /etc/resolv.conf points at it (S45modem)."""
+    pid = board_resolver_pid()
+    assert pid and Path(f"/proc/{pid}").exists(), "S80dnsmasq's dnsmasq is not running"
+    assert Path("/etc/resolv.conf").read_text().splitlines()[0] == "nameserver 127.0.0.1"
+    inodes = {os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")}
+    bound = []
+    for table in ("udp", "tcp", "udp6", "tcp6"):
+        for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+            f = line.split()
+            if f"socket:[{f[9]}]" in inodes and int(f[1].rsplit(":", 1)[1], 16) == 53:
+                bound.append(f[1].rsplit(":", 1)[0])
+    assert bound and set(bound) <= {"0100007F", "00000000000000000000000001000000"}, bound
+    out = sh("nslookup", "www.example.test", "127.0.0.1").stdout
+    assert "198.18.0.10" in out, out
+    return f"pid {pid}, port 53 on 127.0.0.1 and ::1 only; www.example.test -> 198.18.0.10 through it"
+
+
 @check("init-start-once-usb0-exists")
 def start_with_usb0() -> str:
     """If the shipped config did not come up (its INTERNET_IFACE=ppp0,usb0
@@ -180,7 +256,8 @@ def init_stop() -> str:
     proc = sh(INIT, "stop")
     assert proc.returncode == 0 and "OK" in proc.stdout, proc.stdout + proc.stderr
     rc = sh(INIT, "status").returncode
-    left = [n for n in ("hostapd", "dnsmasq") if pids_of(n, board_only=True)]
+    resolver = {board_resolver_pid()}  # S80dnsmasq's, on the loopback: not hotshare's
+    left = [n for n in ("hostapd", "dnsmasq") if set(pids_of(n, board_only=True)) - resolver]
     tables = hotshare_tables()
     assert rc == 3, f"status exited {rc} after stop"
     assert status_json().get("running") is False
@@ -264,11 +341,11 @@ def keeps_passphrase() -> str:
     return "same passphrase as on the first boot"
 
 
-BOOT1 = [firstboot_passphrase, up_at_boot, start_with_usb0, phone_joins, phone_lease, phone_dns, phone_http,
-         clients, cffi_helper, doctor, init_stop, init_start, init_restart, online_again,
+BOOT1 = [firstboot_passphrase, up_at_boot, modem_at_boot, board_resolver, start_with_usb0, phone_joins, phone_lease,
+         phone_dns, phone_http, clients, cffi_helper, doctor, init_stop, init_start, init_restart, online_again,
          regdomain]  # fmt: skip
 # memory: S99lab's snapshot is the hotspot's only when it came up at boot
-BOOT2 = [keeps_passphrase, up_at_boot, memory, phone_joins, phone_lease, phone_http]
+BOOT2 = [keeps_passphrase, up_at_boot, modem_at_boot, memory, phone_joins, phone_lease, phone_http]
 # The image's nft as Buildroot builds it (lab.nft=nojson unless the tree
 # selects BR2_PACKAGE_NFTABLES_JSON): the rest only once the hotspot is up.
 BOOT_BR_NFT = [up_at_boot, phone_joins, phone_lease, phone_http, init_stop]
