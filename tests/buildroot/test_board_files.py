@@ -28,7 +28,7 @@ def test_default_config_is_accepted_by_hotshare(tmp_path: Path) -> None:
     passphrase.write_text("ABCDEFGHJKLMNPQR\n")  # what firstboot writes
     cfg = config.from_mapping({**raw, "PASSPHRASE_FILE": str(passphrase)})
     assert cfg.wifi_iface == "wlan0"
-    assert cfg.uplinks == ("ppp0", "usb0")
+    assert cfg.uplinks == ("ppp0", "wwan0", "usb0")
     assert cfg.ssid == "hotshare"
     assert cfg.country == "CN"
     assert cfg.share_method == "nat"

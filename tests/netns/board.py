@@ -28,6 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lab import topology
+from lab.cellular import Modem
 from lab.netns import Netns, add_veth
 from lab.proc import Daemon, wait_until
 from lab.topology import WEB_ADDR as WEB
@@ -87,6 +88,11 @@ class Board:
             self.nets.append(net)
             net.start(veth=add_veth)
             self.daemons.extend(net.daemons)
+
+    @property
+    def modems(self) -> dict[str, Modem]:
+        """The simulated cellular modems, by the board's uplink (Uplink.path_mtu)."""
+        return {n.uplink: n.modem for n in self.nets if n.modem}
 
     def stop(self) -> None:
         """Undo everything, whatever state a failed test (or start) left: each
