@@ -20,7 +20,23 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from board_phone import BoardPhone, radio
-from labcore import CONF, INIT, LABDIR, PASSFILE, SSID, UPLINK_IP, WEB, daemon_pid, meminfo, rss_kb, sh, status_json
+from labcore import (
+    CONF,
+    DNS_LOG,
+    INIT,
+    LABDIR,
+    PASSFILE,
+    SSID,
+    UPLINK_IP,
+    WEB,
+    WEB_ADDR,
+    daemon_pid,
+    dump,
+    meminfo,
+    rss_kb,
+    sh,
+    status_json,
+)
 
 
 def say(text: str) -> None:
@@ -79,9 +95,11 @@ def main() -> int:
         mem = meminfo()
         say(f"memory: hotshare RSS {rss_kb(daemon_pid()) / 1024:.1f} MB, "
             f"MemAvailable {mem['MemAvailable'] / 1024:.1f} of {mem['MemTotal'] / 1024:.0f} MB")
-        ok = body == UPLINK_IP and addrs == ["198.51.100.10"] and listed
+        ok = body == UPLINK_IP and addrs == [WEB_ADDR] and listed
     except Exception as exc:  # the demo narrates a failure and still powers off
-        say(f"FAILED: {type(exc).__name__}: {exc}")
+        say(f"FAILED: {type(exc).__name__}: {exc}; the console log has the details")
+        for path in (DNS_LOG, Path("/var/log/messages")):  # for the log only, not narrated
+            dump(path, tail=60)
     finally:
         phone.teardown()
     say(f"demo {'passed' if ok else 'FAILED'} at uptime {uptime():.1f}s; poweroff (rcK stops the hotspot)")
