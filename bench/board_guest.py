@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import board_profile
 from benchlib import dhcp_lease, memory_kb, now
 from board_phone import BoardPhone, radio
-from labcore import INIT, LABDIR, meminfo, sh
+from labcore import INIT, LABDIR, meminfo, pids_of, ppid, sh
 
 from lab.proc import wait_until
 from lab.wpactrl import WpaCtrl
@@ -285,7 +285,21 @@ class Bench:
         if proc.returncode != 0:
             result["notes"].append(f"hotshare down: exit {proc.returncode}: {proc.stderr.strip()[-200:]}")
 
+    def leftovers(self) -> None:
+        """hostapd or dnsmasq still running in the board's namespace (not the lab's
+        'internet'): named in the notes, then killed, so that the next starter can bind."""
+        for comm in ("hostapd", "dnsmasq"):
+            for pid in pids_of(comm, board_only=True):
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    continue
+                result["notes"].append(f"a leftover {comm} (ppid {ppid(pid)}): {cmd[:120]}")
+        time.sleep(0.5)
+
     def create_ap(self) -> None:
+        self.leftovers()
         self.reset_ap()
         self.prepare_phone()
         t0 = now()
@@ -311,6 +325,7 @@ class Bench:
             self.phone.disconnect()
             for table in ("filter", "nat"):  # iptables-nft leaves its empty tables behind
                 sh("nft", "delete", "table", "ip", table)
+            self.leftovers()  # its cleanup can leave its dnsmasq running: not into the next hotshare run
 
 def step(name: str, body: Any) -> None:
     print(f"BOARD-BENCH-STEP {name} (uptime {Path('/proc/uptime').read_text().split()[0]}s)", flush=True)

@@ -83,7 +83,7 @@ def read_profile(work: Path, wall0: float, p: dict[str, Any]) -> None:
     proc = subprocess.run(["python3", "-c", code], capture_output=True, text=True, check=False)
     p["dataclass_s"] = float(proc.stdout) if proc.returncode == 0 else None
     p["dataclasses_in_hotshare"] = sum(f.read_text().count("@dataclass") for f in
-                                       Path("/usr/lib/python3.11/site-packages/hotshare").rglob("*.py"))
+                                       Path("/usr/lib").glob("python3*/*-packages/hotshare/**/*.py"))
 
 def timed(argv: list[str]) -> float:
     t = now()
