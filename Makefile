@@ -1,13 +1,14 @@
 # hotshare: a Buildroot external tree, and the project's own development targets.
 #
 #   make test       lint, unit, namespace, Buildroot-tree, QEMU lab and board lab tests
-#   make demo       the QEMU lab: a virtual phone joins the hotspot and goes online
+#   make demo       the board guest (ARMv7, 128 MB): its hotspot comes up at boot, a phone goes online
+#   make demo-x86   the same story in the x86 QEMU lab (hotshare run from the source tree)
 #   make bench      benchmarks; prints figures and writes bench/results/
 #   make hotshare_defconfig && make    build the T113 SD-card image with Buildroot
 #
 # Every target other than the project's own goes to Buildroot (support/buildroot.mk).
 
-HOTSHARE_OWN_TARGETS := test demo bench setup venv lint unit netns lab board-lab buildroot-tests help clean-venv
+HOTSHARE_OWN_TARGETS := test demo demo-x86 bench setup venv lint unit netns lab board-lab buildroot-tests help clean-venv
 PY := .venv/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
@@ -46,6 +47,9 @@ test: setup
 	tests/board/run-board-lab
 
 demo: setup
+	tests/board/demo
+
+demo-x86: setup
 	tests/qemu/demo
 
 bench: setup
@@ -55,6 +59,6 @@ clean-venv:
 	rm -rf .venv
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 -include support/buildroot.mk

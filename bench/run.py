@@ -2,6 +2,7 @@
 """`make bench`: hotshare's figures, side by side with a peer where one exists.
 
     .venv/bin/python bench/run.py [--runs 5] [--guest-runs 3] [--idle 60] [--no-guest] [--no-host]
+                                  [--no-board | --only-board] [--board-runs 5]
     CREATE_AP=/path/to/create_ap .venv/bin/python bench/run.py
 
 Host (network namespaces, tests/netns/board.py): idle cost over --idle
@@ -11,7 +12,9 @@ QEMU boot, virtme-ng under TCG, bench/lab_bench.py inside): start to ready
 against create_ap and hostapd alone, heal, join to online against a bare
 hostapd + dnsmasq + nft setup, memory with 0 and 20 stations, forwarding
 against create_ap's iptables rules.  Then bench/accounting.py (its own
-table).  Every figure is a median of several runs.
+table).  Then the board guest (bench/board_bench.py: qemu-system-arm,
+Cortex-A7, 128 MB, the board lab's image; its own table, board.md and
+board.json).  Every figure is a median of several runs.
 
 Writes bench/results/bench.md (the Markdown printed on stdout) and
 bench/results/bench.json (every sample).  It never fails on a time: the exit
@@ -600,11 +603,23 @@ def main() -> int:
     p.add_argument("--no-guest", action="store_true", help="host figures only")
     p.add_argument("--no-host", action="store_true", help="guest figures only")
     p.add_argument("--no-accounting", action="store_true")
+    p.add_argument("--no-board", action="store_true", help="skip the board guest (bench/board_bench.py)")
+    p.add_argument("--only-board", action="store_true", help="the board guest only")
+    p.add_argument("--board-runs", type=int, default=5, help="rounds in the board guest (medians)")
+    p.add_argument("--board-time", type=float, default=1200.0, help="seconds the board guest's boot may take")
     args = p.parse_args()
     if os.geteuid() != 0:
         print("bench: must run as root (network namespaces, nftables, the lab guest)", file=sys.stderr)
         return 1
-    return Bench(args).run()
+    import board_bench
+
+    def board() -> int:
+        return board_bench.run(args.board_runs, os.environ.get("CREATE_AP") or None, args.board_time)
+
+    if args.only_board:
+        return board()
+    rc = Bench(args).run()
+    return max(rc, 0 if args.no_board else board())
 
 
 if __name__ == "__main__":

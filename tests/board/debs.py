@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 # What the image runs, plus what the lab's checks use (all in the image:
@@ -138,14 +139,17 @@ class Apt:
         self.status.write_text("\n".join(stanzas))
 
 
-def list_key() -> str:
-    return hashlib.sha256(" ".join(PACKAGES + BUILD_ONLY + FAKE_INSTALLED).encode()).hexdigest()[:12]
+def list_key(extra: Sequence[str] = ()) -> str:
+    return hashlib.sha256(" ".join(PACKAGES + list(extra) + BUILD_ONLY + FAKE_INSTALLED).encode()).hexdigest()[:12]
 
 
-def fetch(cache: Path, log: list[str]) -> tuple[list[Path], list[Path]]:
-    """(the image's .debs, the build-only .debs), downloaded once and cached."""
+def fetch(cache: Path, log: list[str], extra: Sequence[str] = ()) -> tuple[list[Path], list[Path]]:
+    """(the image's .debs, the build-only .debs), downloaded once and cached.
+    ``extra``: packages some boots need on top of PACKAGES (the board
+    benchmark's bash, iptables, util-linux and strace for create_ap)."""
     apt = Apt(cache / "apt")
-    manifest = cache / f"debs-{list_key()}.txt"
+    packages = PACKAGES + list(extra)
+    manifest = cache / f"debs-{list_key(extra)}.txt"
     if manifest.is_file():
         names = manifest.read_text().split()
         paths = [apt.archives / n for n in names]
@@ -156,9 +160,9 @@ def fetch(cache: Path, log: list[str]) -> tuple[list[Path], list[Path]]:
     apt.status.write_text("")
     log += apt.update()
     apt.fake_status()
-    sim = apt.run("install", "-s", *PACKAGES).stdout
+    sim = apt.run("install", "-s", *packages).stdout
     wanted = re.findall(r"^Inst (\S+) (?:\[\S+\] )?\((\S+) ", sim, re.M)
-    apt.run("install", "-y", "--download-only", *PACKAGES)
+    apt.run("install", "-y", "--download-only", *packages)
     subprocess.run(["apt-get", "download", *BUILD_ONLY], cwd=apt.archives, env={"APT_CONFIG": str(apt.conf)},
                    capture_output=True, check=True)  # fmt: skip
     image = [_deb(apt.archives, name, version) for name, version in wanted]

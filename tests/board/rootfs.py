@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import debs
@@ -139,8 +140,12 @@ def du_mb(root: Path) -> float:
     return int(out.split()[0]) / 1024
 
 
-def build(cache: Path, kernel_dir: Path, out: Path, say: object = print) -> dict[str, str]:
-    """Assemble the image into ``out/root.ext4``; returns facts for the log."""
+def build(cache: Path, kernel_dir: Path, out: Path, say: object = print, extra_debs: Sequence[str] = (),
+          customize: Callable[[Path], None] | None = None) -> dict[str, str]:
+    """Assemble the image into ``out/root.ext4``; returns facts for the log.
+    ``extra_debs`` and ``customize`` (called with the tree before it is
+    byte-compiled and imaged) are for boots that need more than the lab
+    image (the board benchmark: create_ap and what it runs)."""
     assert callable(say)
     if os.geteuid() != 0:
         raise RootfsError("the root filesystem is assembled as root (files owned by root in the image)")
@@ -149,7 +154,7 @@ def build(cache: Path, kernel_dir: Path, out: Path, say: object = print) -> dict
             raise RootfsError(f"{tool} not found (apt-get install dpkg e2fsprogs qemu-user)")
     start = time.monotonic()
     warnings: list[str] = []
-    image_debs, build_debs = debs.fetch(cache, warnings)
+    image_debs, build_debs = debs.fetch(cache, warnings, extra_debs)
     for w in warnings:
         say(f"board-lab: apt: {w}")
     root = out / "rootfs"
@@ -174,6 +179,8 @@ def build(cache: Path, kernel_dir: Path, out: Path, say: object = print) -> dict
     installed = hotshare_pkg.install(root, out / "hotshare-build", build_debs[0])
     subprocess.run([str(REPO / "board/t113/post-build.sh"), str(root)], check=True)
     lab_files(root)
+    if customize is not None:
+        customize(root)
     py = hotshare_pkg.build_python()
     subprocess.run([py, "-m", "compileall", "-q", "-j2", "-s", str(root), "-p", "/",
                     str(root / "usr/lib/python3.11"), str(root / "usr/lib/hotshare-lab")],

@@ -35,6 +35,7 @@ from labcore import (
     SSID,
     UPLINK_IP,
     WEB,
+    WEB_ADDR,
     check,
     daemon_pid,
     dump,
@@ -191,7 +192,7 @@ def phone_lease() -> str:
 def phone_dns() -> str:
     assert phone is not None and phone.lease is not None
     addrs = phone.resolve("www.example.test", timeout=10)
-    assert addrs == ["198.18.0.10"], addrs
+    assert addrs == [WEB_ADDR], addrs
     seen = [line for line in DNS_LOG.read_text().splitlines() if "www.example.test from" in line]
     assert seen and seen[-1].endswith(UPLINK_IP), seen[-1:]
     return f"www.example.test -> {addrs[0]} from {phone.lease.dns[0]}; the ISP DNS saw {UPLINK_IP}"

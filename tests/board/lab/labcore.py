@@ -26,6 +26,8 @@ ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 LABDIR = Path("/run/lab")
 UPLINK_IP = "10.64.0.2"
 WEB = "http://www.example.test/cgi-bin/whoami"
+# Not a TEST-NET address: dnsmasq's stop-dns-rebind (hotshare's) drops those from answers.
+WEB_ADDR = "198.18.0.10"
 DNS_LOG = Path("/var/log/lab-inet-dns.log")
 SSID = "hotshare"
 
