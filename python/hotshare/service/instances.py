@@ -72,7 +72,11 @@ def status_of(iface: str) -> dict[str, object]:
                 st = ctrl.status()
             finally:
                 ctrl.close()
-            info["ap"] = {k: st.get(k) for k in ("state", "channel", "freq", "num_sta", "bssid[0]", "ssid[0]")}
+            ap: dict[str, object] = {k: st.get(k) for k in ("state", "channel", "freq", "bssid[0]", "ssid[0]")}
+            # hostapd says num_sta[0] (per BSS); older versions num_sta
+            num = st.get("num_sta[0]", st.get("num_sta"))
+            ap["num_sta"] = int(num) if num and num.isascii() and num.isdigit() else num
+            info["ap"] = ap
         except (CtrlError, OSError):
             pass
     elif j and not running:
