@@ -1,13 +1,14 @@
 # hotshare: a Buildroot external tree, and the project's own development targets.
 #
-#   make test       lint, unit, namespace, Buildroot-tree and QEMU lab tests
-#   make demo       the QEMU lab: a virtual phone joins the hotspot and goes online
+#   make test       lint, unit, namespace, Buildroot-tree, QEMU lab and board lab tests
+#   make demo       the board guest (ARMv7, 128 MB): its hotspot comes up at boot, a phone goes online
+#   make demo-x86   the same story in the x86 QEMU lab (hotshare run from the source tree)
 #   make bench      benchmarks; prints figures and writes bench/results/
 #   make hotshare_defconfig && make    build the T113 SD-card image with Buildroot
 #
 # Every target other than the project's own goes to Buildroot (support/buildroot.mk).
 
-HOTSHARE_OWN_TARGETS := test demo bench setup venv lint unit netns lab buildroot-tests help clean-venv
+HOTSHARE_OWN_TARGETS := test demo demo-x86 bench setup venv lint unit netns lab board-lab buildroot-tests help clean-venv
 PY := .venv/bin/python
 PYTEST := $(PY) -m pytest -p no:cacheprovider
 
@@ -21,6 +22,8 @@ venv: setup
 lint: setup
 	.venv/bin/ruff check python tests bench csrc
 	.venv/bin/mypy
+	PYTHONPATH=python .venv/bin/lint-imports .importlinter
+	$(PYTEST) -q tests/unit/test_import_cycles.py
 
 unit: setup
 	$(PYTEST) -q tests/unit
@@ -34,12 +37,19 @@ buildroot-tests: setup
 lab: setup
 	tests/qemu/run-lab
 
+board-lab: setup
+	tests/board/run-board-lab
+
 test: setup
 	$(MAKE) --no-print-directory lint
 	$(PYTEST) -q tests/unit tests/netns tests/buildroot
 	tests/qemu/run-lab
+	tests/board/run-board-lab
 
 demo: setup
+	tests/board/demo
+
+demo-x86: setup
 	tests/qemu/demo
 
 bench: setup
@@ -49,6 +59,6 @@ clean-venv:
 	rm -rf .venv
 
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 -include support/buildroot.mk

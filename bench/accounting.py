@@ -3,14 +3,14 @@
 
 Three ways to turn the same raw ctnetlink dump into per-client counters:
 
-* ``c``        hotshare.accounting with the cffi helper (csrc/ctacct.c);
-* ``python``   hotshare.accounting's pure-Python walk (HOTSHARE_NO_CEXT path);
+* ``c``        hotshare.netlink.ctacct with the cffi helper (csrc/ctacct.c);
+* ``python``   hotshare.netlink.ctacct's pure-Python walk (HOTSHARE_NO_CEXT path);
 * ``pyroute2`` pyroute2's own parser -- a Marshal with ``nfct_msg``, the
   message class ``Conntrack().dump_entries()`` decodes with -- then the same
   attribution rule over ``get_attr()``.  Messages are decoded one at a time
   (a generator), which is the most economical way to use pyroute2.
 
-The dumps are synthetic (tests/unit/test_accounting_synth.py: the encoder
+The dumps are synthetic (tests/lab/ctdump.py: the encoder
 that reproduces the recorded kernel dump byte for byte), of 1k, 10k and 50k
 entries.  Every backend runs in a fresh subprocess, so that imports and
 allocations do not leak between them:
@@ -30,7 +30,7 @@ bench/results/accounting.json.
                                          [--live 20000,50000 [--live-runs 3]]
 
 With --live (root): the same counting on a real conntrack table of N UDP
-entries built in a namespace lab (tests/netns/test_conntrack_live.py), by
+entries built in a namespace lab (tests/lab/ctlab.py), by
 count_live() (streaming), dump_raw() + count_by_client(), pyroute2's
 NFCTSocket().dump() and, for reference, Conntrack().dump_entries().
 """
@@ -152,7 +152,8 @@ def _pyroute2_aggregate(subnet: str, router: str) -> Callable[[Iterable[Any]], d
 
 def _hotshare() -> tuple[Any, Any]:
     sys.path.insert(0, str(ROOT / "python"))
-    from hotshare import accounting, conntrack
+    from hotshare.netlink import ctacct as accounting
+    from hotshare.netlink import ctnetlink as conntrack
 
     return accounting, conntrack
 
@@ -273,8 +274,8 @@ def live_worker(backend: str, runs: int, subnet: str, router: str) -> dict[str, 
 
 
 def make_dump(n: int, seed: int) -> bytes:
-    sys.path.insert(0, str(ROOT / "tests" / "unit"))
-    from test_accounting_synth import encode_dump, random_entries
+    sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "python")]  # lab.ctdump names hotshare's error codes
+    from lab.ctdump import encode_dump, random_entries
 
     return encode_dump(random_entries(random.Random(seed), n, stations=200))
 
@@ -308,8 +309,8 @@ def fmt_kb(kb: int | None) -> str:
 def run_live(sizes: list[int], runs: int) -> list[dict[str, Any]]:
     """A router namespace holding N real UDP entries (two stations, 1 datagram
     per source port, echoed), dumped by each backend in a fresh process."""
-    sys.path.insert(0, str(ROOT / "tests" / "netns"))
-    from test_conntrack_live import LAN, R_LAN, S2, CtLab, have_tools
+    sys.path.insert(0, str(ROOT / "tests"))
+    from lab.ctlab import LAN, R_LAN, S2, CtLab, have_tools
 
     why = have_tools()
     if why:

@@ -2,6 +2,7 @@
 """`make bench`: hotshare's figures, side by side with a peer where one exists.
 
     .venv/bin/python bench/run.py [--runs 5] [--guest-runs 3] [--idle 60] [--no-guest] [--no-host]
+                                  [--no-board | --only-board] [--board-runs 5]
     CREATE_AP=/path/to/create_ap .venv/bin/python bench/run.py
 
 Host (network namespaces, tests/netns/board.py): idle cost over --idle
@@ -11,7 +12,9 @@ QEMU boot, virtme-ng under TCG, bench/lab_bench.py inside): start to ready
 against create_ap and hostapd alone, heal, join to online against a bare
 hostapd + dnsmasq + nft setup, memory with 0 and 20 stations, forwarding
 against create_ap's iptables rules.  Then bench/accounting.py (its own
-table).  Every figure is a median of several runs.
+table).  Then the board guest (bench/board_bench.py: qemu-system-arm,
+Cortex-A7, 128 MB, the board lab's image; its own table, board.md and
+board.json).  Every figure is a median of several runs.
 
 Writes bench/results/bench.md (the Markdown printed on stdout) and
 bench/results/bench.json (every sample).  It never fails on a time: the exit
@@ -41,16 +44,20 @@ from typing import Any
 
 from benchlib import REPO, cpu_counters, idle_cost, machine_info, median, memory_kb, now, wait_http
 
-from board import Board, Uplink
+from board import WEB, Board, Uplink
+from lab import topology
+from lab.cellular import create_ap_rules
 from lab.netns import Netns
 
 RESULTS = REPO / "bench" / "results"
 LAB_OUT = REPO / ".cache" / "bench-lab"
-WEB = "198.51.100.10"
 # The board of tests/netns/board.py, under namespace names of our own so that
 # a test run at the same time on this machine is not disturbed.
-PPP0 = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hsbench-inet", "isp0")
-USB0 = Uplink("usb0", "192.168.43.100/24", "192.168.43.1", 300, "hsbench-inet2", "tether0")
+PPP0 = topology.PPP0.in_netns("hsbench-inet")
+USB0 = topology.USB0.in_netns("hsbench-inet2")
+# the simulated 4G link of lab/cellular.py: a 1400-byte path that drops ICMP frag-needed
+CELLULAR = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hsbench-inet", "isp0", path_mtu=1400)
+STALL_S = 4.0   # a 1 MB download not done by then counts as stalled
 
 
 def say(msg: str) -> None:
@@ -126,7 +133,7 @@ class Bench:
             fig["failover_s"].append(t - t0)
             b.board.ip("link", "set", "ppp0", "up")  # pppd brings it back with its route
             t0 = now()
-            b.board.ip("route", "add", "default", "via", PPP0.gateway, "dev", "ppp0", "metric", "250")
+            b.board.ip("route", "add", "default", "via", PPP0.gateway, "dev", "ppp0", "metric", str(PPP0.metric))
             t, _body = wait_http(b.phone, WEB, t0 + 10, expect=PPP0.board_ip, interval=0.005, timeout=0.3)
             fig["failback_s"].append(t - t0)
             time.sleep(0.5)
@@ -174,6 +181,24 @@ class Bench:
         if self.board:
             self.board.stop()
             self.board = None
+
+    def pmtu_black_hole(self) -> None:
+        """1 MB through the hotspot behind the 1400-byte black hole: with
+        hotshare's table (MSS clamped), then with create_ap's rules by hand."""
+        b = Board(self.tmp / "cellular", uplinks=(CELLULAR,))
+        b.board, b.phone = Netns("hsbench-board"), Netns("hsbench-phone")
+        b.workdir.mkdir(parents=True, exist_ok=True)
+        fig = self.host("pmtu")
+        try:
+            b.start()
+            b.hotshare("up", "--daemon", "--dns-server", CELLULAR.gateway, "lan0", "ppp0")
+            b.dhcp()
+            fig["hotshare_s"] = [b.download(timeout=20) for _ in range(self.args.runs)]
+            b.hotshare("down", "lan0")
+            create_ap_rules(b.board, b.phone)
+            fig["create_ap_s"] = [b.download(timeout=STALL_S)]   # None: stalled
+        finally:
+            b.stop()
 
     # -- the guest ---------------------------------------------------------------------
 
@@ -310,6 +335,8 @@ class Bench:
             if "stations_20" not in guest_mem:
                 self.step("memory (20 wired DHCP clients)", self.memory_wired_clients)
         self.step("board stop", self.stop_board)
+        if not a.no_host:
+            self.step("pmtu black hole", self.pmtu_black_hole)
         if not a.no_accounting:
             self.step("accounting", self.accounting)
         self.data["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
@@ -411,6 +438,19 @@ def report(data: dict[str, Any], create_ap: str | None) -> int:
     fo = median(get(h, "failover", "failover_s") or [])
     row("failover: ppp0 (metric 250) down → new connection leaves through usb0 (host)", secs(fo), "n/a", "n/a",
         "< 1 s", None if fo is None else fo < 1.0, fo)
+    # the 4G path-MTU black hole
+    pm = h.get("pmtu") or {}
+    hs_runs = pm.get("hotshare_s") or []
+    done = [t for t in hs_runs if t is not None]
+    hs_pm = median(done) if done and len(done) == len(hs_runs) else None
+    cap = pm.get("create_ap_s") or []
+    cap_txt = ("not measured" if not cap else f"create_ap's rules stall (not done in {STALL_S:.0f} s)"
+               if cap[0] is None else f"create_ap's rules complete in {secs(cap[0])}")
+    row("1 MB download behind a 1400-byte PMTU black hole (frag-needed dropped) (host)",
+        (f"completes in {secs(hs_pm)}" if hs_pm is not None else "stalled" if hs_runs else "n/a")
+        + n(hs_runs, data["runs"]["host"]),
+        cap_txt, "n/a", "completes; create_ap's stalls",
+        None if hs_pm is None or not cap else bool(cap[0] is None), hs_pm)
     # heal
     heal = median(get(g, "heal", "heal_s") or [])
     row("heal: hostapd SIGKILLed → phone associated again (guest, TCG)", secs(heal) + n(get(g, "heal", "heal_s")),
@@ -563,11 +603,23 @@ def main() -> int:
     p.add_argument("--no-guest", action="store_true", help="host figures only")
     p.add_argument("--no-host", action="store_true", help="guest figures only")
     p.add_argument("--no-accounting", action="store_true")
+    p.add_argument("--no-board", action="store_true", help="skip the board guest (bench/board_bench.py)")
+    p.add_argument("--only-board", action="store_true", help="the board guest only")
+    p.add_argument("--board-runs", type=int, default=5, help="rounds in the board guest (medians)")
+    p.add_argument("--board-time", type=float, default=1200.0, help="seconds the board guest's boot may take")
     args = p.parse_args()
     if os.geteuid() != 0:
         print("bench: must run as root (network namespaces, nftables, the lab guest)", file=sys.stderr)
         return 1
-    return Bench(args).run()
+    import board_bench
+
+    def board() -> int:
+        return board_bench.run(args.board_runs, os.environ.get("CREATE_AP") or None, args.board_time)
+
+    if args.only_board:
+        return board()
+    rc = Bench(args).run()
+    return max(rc, 0 if args.no_board else board())
 
 
 if __name__ == "__main__":

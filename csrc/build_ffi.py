@@ -2,14 +2,15 @@
 
 Two ways to use it:
 
-* from setup.py: ``cffi_modules=["csrc/build_ffi.py:ffibuilder"]`` (or
-  ``../csrc/build_ffi.py``); setuptools compiles the module with the target's
-  compiler, as Buildroot's python-package infrastructure does;
+* from python/setup.py: ``cffi_modules=["../csrc/build_ffi.py:ffibuilder"]``;
+  setuptools compiles the module with the compiler and the CFLAGS it is given
+  (in Buildroot: the target's, with the optimisation level the configuration
+  chose), so nothing here adds optimisation flags;
 * directly, for development: ``python csrc/build_ffi.py`` compiles in a
   scratch directory under python/build/ and puts ``_ctacct*.so`` into
-  python/hotshare/ (next to accounting.py, which imports it).
+  python/hotshare/ (hotshare.netlink.ctacct imports it as hotshare._ctacct).
 
-ctacct.c and ctacct.h are found next to this file, wherever it was copied.
+ctacct.c and ctacct.h are found next to this file.
 """
 
 from __future__ import annotations
@@ -76,7 +77,6 @@ def make_builder() -> FFI:
         sources=[os.path.join(src, "ctacct.c")],
         include_dirs=[src],
         depends=[os.path.join(src, "ctacct.h")],
-        extra_compile_args=["-O2"],
     )
     return builder
 
@@ -100,7 +100,6 @@ def build_in_place(dest: str | None = None) -> str:
             '#include "ctacct.h"\n',
             sources=[os.path.join(HERE, "ctacct.c")],
             include_dirs=[HERE],
-            extra_compile_args=["-O2"],
         )
         built = builder.compile(tmpdir=scratch, verbose=False)
         suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"

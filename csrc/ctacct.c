@@ -258,6 +258,16 @@ struct stations {
 	size_t n_exclude;
 };
 
+static int is_excluded(const struct stations *st, uint32_t addr)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_exclude; i++)
+		if (st->exclude_be[i] == addr)
+			return 1;
+	return 0;
+}
+
 static int is_station(const struct stations *st, uint32_t addr)
 {
 	size_t i;
@@ -321,6 +331,11 @@ static int count_entry(const uint8_t *buf, size_t msg, size_t end,
 	if (family != FAMILY_AF_INET)
 		return CTACCT_OK;
 
+	/* The router at either end: its own traffic (DHCP, DNS to its resolver,
+	 * its pings), not a station's through NAT. */
+	if ((e.have_orig_src && is_excluded(st, e.orig_src)) ||
+	    (e.have_reply_src && is_excluded(st, e.reply_src)))
+		return CTACCT_OK;
 	if (e.have_orig_src && is_station(st, e.orig_src)) {
 		/* The station opened it: orig is what it sent. */
 		c = table_slot(table, cap, n_used, e.orig_src);

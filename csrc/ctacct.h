@@ -26,7 +26,7 @@
  * receive buffer at a time.
  *
  * Parsing rules (mirrored exactly by the pure-Python path in
- * python/hotshare/accounting.py, which must give the same answers):
+ * python/hotshare/netlink/ctacct_py.py, which must give the same answers):
  *
  *   - messages: a header needs 16 bytes; 16 <= nlmsg_len <= bytes left; the
  *     next message starts NLMSG_ALIGN(nlmsg_len) further on (the walk ends
@@ -61,6 +61,12 @@ struct ctacct_client {
 	uint64_t rx_packets;
 };
 
+/*
+ * The source of the status codes; ctacct_strerror() in ctacct.c holds their
+ * texts.  python/hotshare/netlink/status.py copies both (the pure-Python
+ * path raises them) and tests/unit/test_ctacct_contract.py checks the copy
+ * against this enum and that table.
+ */
 enum ctacct_status {
 	CTACCT_OK = 0,
 	CTACCT_E_INVAL = -1,        /* bad arguments */

@@ -5,35 +5,52 @@
 ################################################################################
 
 HOTSHARE_VERSION = 0.1.0
-# The Python project lives in python/ of the hotshare tree. The tree's
-# root is not used as the site: it holds output/ and dl/, which rsync
-# would copy into the build directory.
-HOTSHARE_SITE = $(BR2_EXTERNAL_HOTSHARE_PATH)/python
+# The package's source is the whole hotshare tree: the Python project
+# (python/, built from HOTSHARE_SUBDIR) and the C helper it compiles
+# (csrc/, found by python/setup.py as ../csrc). Both are copied into
+# the build directory, and legal-info archives both.
+HOTSHARE_SITE = $(BR2_EXTERNAL_HOTSHARE_PATH)
 HOTSHARE_SITE_METHOD = local
+HOTSHARE_SUBDIR = python
 HOTSHARE_SETUP_TYPE = setuptools
 HOTSHARE_LICENSE = MIT
 HOTSHARE_LICENSE_FILES = LICENSE
 # The build runs without isolation: every build requirement must be a
 # host package (host-python-setuptools comes with the setuptools type).
 HOTSHARE_DEPENDENCIES = host-python-cffi
+# Here the C helper is not optional: python/setup.py fails instead of
+# building a pure-Python package when cffi cannot be imported.
+HOTSHARE_ENV = HOTSHARE_REQUIRE_CEXT=1
 
-# Leave out what a developer's in-place build leaves in python/: above
-# all, native objects built for the host.
+# What the source must not bring along: the developer's Buildroot
+# output and downloads (by default output/ and dl/ in the tree; O= and
+# BR2_DL_DIR wherever they are inside it), virtualenv, caches, the test
+# and benchmark suites, and whatever an in-place build leaves in
+# python/ and csrc/, above all native objects built for the host.
+# Patterns starting with / are relative to the root of the tree.
+HOTSHARE_TREE_SUBPATHS = \
+	$(patsubst $(BR2_EXTERNAL_HOTSHARE_PATH)/%,/%,\
+		$(filter $(BR2_EXTERNAL_HOTSHARE_PATH)/%,$(abspath $(1))))
 HOTSHARE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
-	--exclude /build --exclude /dist --exclude '/*.egg-info' \
-	--exclude __pycache__ --exclude '*.so' --exclude '*.o'
+	$(foreach d,/output /dl /buildroot \
+		$(call HOTSHARE_TREE_SUBPATHS,$(BASE_DIR) $(DL_DIR)),\
+		--exclude '$(d)') \
+	--exclude /.venv --exclude /.cache --exclude /tests --exclude /bench \
+	--exclude /.ci \
+	--exclude /python/build --exclude /python/dist \
+	--exclude '/python/*.egg-info' --exclude /csrc/build \
+	--exclude __pycache__ --exclude .pytest_cache --exclude .mypy_cache \
+	--exclude .ruff_cache --exclude .hypothesis \
+	--exclude '*.so' --exclude '*.o' --exclude '*.pyc'
 
-# The C helper's sources are in csrc/ at the root of the tree, next to
-# python/ rather than inside it: bring them in as $(@D)/csrc, where the
-# Python build looks for them first.
-define HOTSHARE_RSYNC_CSRC
-	if [ -d $(BR2_EXTERNAL_HOTSHARE_PATH)/csrc ]; then \
-		rsync -au --chmod=u=rwX,go=rX $(RSYNC_VCS_EXCLUSIONS) \
-			--exclude '*.o' --exclude '*.so' \
-			$(BR2_EXTERNAL_HOTSHARE_PATH)/csrc/ $(@D)/csrc; \
-	fi
-endef
-HOTSHARE_POST_RSYNC_HOOKS += HOTSHARE_RSYNC_CSRC
+# legal-info archives a copy of the site made with Buildroot's
+# RSYNC_VCS_EXCLUSIONS only: in Buildroot 2026.02, <pkg>_OVERRIDE_SRCDIR_-
+# RSYNC_EXCLUSIONS applies to the build's rsync, not to legal-info's.
+# Give legal-info's copy the same exclusions, for this package only
+# (private: not passed on to its prerequisites), or it would archive
+# output/ (and copy it into itself).
+hotshare-legal-info: private RSYNC_VCS_EXCLUSIONS += \
+	$(HOTSHARE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS)
 
 define HOTSHARE_INSTALL_EXTRA_FILES
 	$(INSTALL) -D -m 0755 $(HOTSHARE_PKGDIR)/firstboot \

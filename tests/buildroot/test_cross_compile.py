@@ -142,8 +142,9 @@ def test_arm_driver_under_qemu_matches_python(tmp_path: Path) -> None:
     survives random corruption."""
     import random
 
-    from hotshare import accounting, conntrack
-    from unit.test_accounting_synth import RECORDED_DUMP, encode_dump, random_entries
+    from hotshare.netlink import ctacct as accounting
+    from hotshare.netlink import ctnetlink as conntrack
+    from lab.ctdump import RECORDED_DUMP, encode_dump, random_entries
 
     subprocess.run(["make", "-s", "-C", str(CSRC), "arm-driver", f"O={tmp_path}"], check=True)
     driver = tmp_path / "arm" / "ctacct_driver"

@@ -57,7 +57,44 @@ def test_package_selects_what_hotshare_runs(kconf: kconfiglib.Kconfig) -> None:
         "BR2_PACKAGE_DNSMASQ",
         "BR2_PACKAGE_IW",
         "BR2_PACKAGE_NFTABLES",
+        # hotshare runs "nft -j"; Buildroot builds nftables --without-json
+        # otherwise
+        "BR2_PACKAGE_NFTABLES_JSON",
     } <= selected
+
+
+# Toolchain options and the words Buildroot's comments use for them.
+TOOLCHAIN_WORDS = {
+    "BR2_TOOLCHAIN_HAS_THREADS": "threads",
+    "BR2_USE_WCHAR": "wchar",
+    "BR2_STATIC_LIBS": "dynamic library",
+    "BR2_TOOLCHAIN_HEADERS_AT_LEAST_3_12": "headers >= 3.12",
+}
+
+
+def test_comment_names_every_toolchain_requirement(kconf: kconfiglib.Kconfig, table: brs.SymbolTable) -> None:
+    """The comment shown when hotshare cannot be selected names each toolchain
+    option that hotshare, and the python3 it depends on, need."""
+    sym = kconf.syms["BR2_PACKAGE_HOTSHARE"]
+    direct = kconfiglib.expr_str(sym.direct_dep)
+    needed = set(re.findall(r"BR2_\w+", direct + " " + table.symbols["BR2_PACKAGE_PYTHON3"].depends))
+    toolchain = needed & set(TOOLCHAIN_WORDS)
+    assert {"BR2_TOOLCHAIN_HAS_THREADS", "BR2_USE_WCHAR", "BR2_STATIC_LIBS"} <= toolchain
+    assert toolchain <= set(re.findall(r"BR2_\w+", direct)), "hotshare must depend on them itself"
+    comments = [
+        node
+        for node in kconf.node_iter()
+        if node.item == kconfiglib.COMMENT
+        and node.filename.startswith(str(REPO))
+        and "hotshare" in node.prompt[0]
+    ]
+    assert len(comments) == 1
+    text = comments[0].prompt[0]
+    for symbol in sorted(toolchain):
+        assert TOOLCHAIN_WORDS[symbol] in text, f"{symbol}: {text!r}"
+    shown_when = kconfiglib.expr_str(comments[0].dep)
+    for symbol in sorted(toolchain):
+        assert symbol in shown_when, f"the comment is not shown when {symbol} is missing"
 
 
 def test_selects_have_their_dependencies(kconf: kconfiglib.Kconfig, table: brs.SymbolTable) -> None:
@@ -74,6 +111,21 @@ def test_defconfig_enables_hotshare() -> None:
     values = brs.defconfig_values()
     assert values.get("BR2_PACKAGE_HOTSHARE") == "y"
     assert values.get("BR2_PACKAGE_PYTHON3") == "y"
+
+
+def test_defconfig_builds_both_wifi_drivers() -> None:
+    """The MQ-R T113 has an RTL8189FTV (the mainline DTS) or an RTL8723DS:
+    the vendor drivers of both, which do AP mode."""
+    values = brs.defconfig_values()
+    assert values.get("BR2_PACKAGE_RTL8189FS") == "y"
+    assert values.get("BR2_PACKAGE_RTL8723DS") == "y"
+
+
+def test_defconfig_ships_no_empty_root_password() -> None:
+    """Root login with an empty password is Buildroot's default."""
+    values = brs.defconfig_values()
+    login = values.get("BR2_TARGET_ENABLE_ROOT_LOGIN", "y")  # default y
+    assert login == "n" or values.get("BR2_TARGET_GENERIC_ROOT_PASSWD", "") != ""
 
 
 def test_defconfig_paths_exist() -> None:

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
 """Record the real conntrack dump the unit tests replay.
 
-Builds the namespace lab of tests/netns/test_conntrack_live.py (a router
+Builds the namespace lab of tests/lab/ctlab.py (a router
 masquerading two stations out of two uplinks, a port forward into a station,
 IPv6 on the LAN), runs its standard traffic with nf_conntrack_acct=1, then
 writes, from inside the router namespace:
 
-* conntrack-dump.bin   hotshare.conntrack.dump_raw(AF_UNSPEC): the kernel's
+* conntrack-dump.bin   hotshare.netlink.ctnetlink.dump_raw(AF_UNSPEC): the kernel's
                        netlink messages verbatim (IPv4 and IPv6 entries,
                        NLMSG_DONE at the end);
 * conntrack-dump.txt   ``conntrack -L -o extended,id`` taken right after;
@@ -26,11 +26,11 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "netns"))
+sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parents[1] / "python"))
 
-from hotshare import conntrack  # noqa: E402
-from test_conntrack_live import LAN, R_LAN, CtLab, parse_conntrack_text  # noqa: E402
+from hotshare.netlink import ctnetlink as conntrack  # noqa: E402
+from lab.ctlab import LAN, R_LAN, CtLab, parse_conntrack_text  # noqa: E402
 
 
 def main() -> int:

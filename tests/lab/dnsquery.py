@@ -2,7 +2,7 @@
 
     python -m lab.dnsquery --server 192.168.12.1 [--type A|AAAA] [--timeout 3] NAME
 
-Prints ``{"rcode": 0, "addresses": ["198.51.100.10"], "server": ...}``.  Exit
+Prints ``{"rcode": 0, "addresses": ["198.18.0.10"], "server": ...}``.  Exit
 status 0 when a response arrived (whatever its rcode), 2 on timeout.  Run it
 inside a namespace with ``ip netns exec NS python -m lab.dnsquery ...`` so the
 query leaves from that namespace (a phone's).  The lab itself calls

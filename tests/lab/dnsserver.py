@@ -4,7 +4,7 @@ In the lab it runs as threads of the test process, its sockets created in
 the internet namespace (:class:`DNSServer`); for manual use:
 
     ip netns exec inet python -m lab.dnsserver --listen 10.64.0.1 --log FILE \\
-        --record www.example.test=198.51.100.10 [--record ...]
+        --record www.example.test=198.18.0.10 [--record ...]
 
 Known names answer their A record (AAAA: empty NOERROR); anything else gets
 NXDOMAIN.  Every query is logged as ``<client-ip> <qname> <qtype> <rcode>``

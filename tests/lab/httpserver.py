@@ -3,11 +3,12 @@
 In the lab it runs as a thread of the test process, its socket created in the
 internet namespace (:class:`WebServer`); for manual use:
 
-    ip netns exec inet python -m lab.httpserver --listen 198.51.100.10 [--port 80] --log FILE
+    ip netns exec inet python -m lab.httpserver --listen 198.18.0.10 [--port 80] --log FILE
 
 Behind the hotspot's NAT a phone's request arrives from the board's uplink
 address (10.64.0.2), not from the phone's 192.168.12.x: the body proves it.
-The command prints ``READY`` on stdout once it listens.
+The command prints ``READY`` on stdout once it listens. ``GET /bytes/N``
+answers N bytes instead (at most 64 MB): a download, for path-MTU tests.
 """
 
 from __future__ import annotations
@@ -27,12 +28,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
     def do_GET(self) -> None:
+        if self.path.startswith("/bytes/") and self.path[7:].isdigit():
+            self._send_bytes(min(int(self.path[7:]), 64 << 20))
+            return
         body = f"{self.client_address[0]}\n".encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def _send_bytes(self, n: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(n))
+        self.end_headers()
+        chunk = b"x" * 65536
+        while n > 0:
+            self.wfile.write(chunk[:n])
+            n -= len(chunk)
 
     def log_message(self, format: str, *args: object) -> None:
         self.server.log.write(f"{self.client_address[0]} {format % args}\n")

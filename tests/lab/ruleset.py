@@ -4,7 +4,7 @@
 network namespace, and returns the kernel's own ``nft -j`` listing of one
 table: what nft made of our text, not the text itself. ``verdict`` then
 walks a model packet through that table's base chain for one hook with the
-evaluator hotshare itself uses on foreign rulesets (firewall._Walker).
+evaluator hotshare itself uses on foreign rulesets (coexist.evaluate.Walker).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from hotshare import firewall
+from hotshare.coexist import evaluate
 
 
 def nft_available() -> str | None:
@@ -59,13 +59,14 @@ def verdict(ruleset_json: dict[str, Any], hook: str, iif: str, oif: str | None, 
     ``ct`` is its conntrack state ("new", "established"...); ``oif`` is None
     at the input hook. A rule the walker cannot decide counts as a drop when
     it drops and is passed over when it accepts, so "accept" is certain."""
-    walker = firewall._Walker.of(ruleset_json, skip_tag="\x00no-rule-has-this-comment")
+    walker = evaluate.Walker.of(ruleset_json, skip_tag="\x00no-rule-has-this-comment")
+    walker.within_limits = True  # a client under the per-client connection limit
     chains = sorted((c for c in walker.chains.values() if c.get("hook") == hook and c.get("type") == "filter"),
                     key=lambda c: int(c.get("prio", 0)))
     assert chains, f"the table has no filter chain on the {hook} hook"
     if proto != "icmp" and sport is None:
         sport = 40000
-    p = firewall._Packet(hook, "test", iif, oif, _net(saddr), _net(daddr), proto, sport, dport, ct, pkttype)
+    p = evaluate.Packet(hook, "test", iif, oif, _net(saddr), _net(daddr), proto, sport, dport, ct, pkttype)
     for c in chains:
         out, _why = walker.base_verdict((c["family"], c["table"], c["name"]), p)
         if out != "accept":

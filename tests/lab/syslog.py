@@ -51,11 +51,12 @@ class SyslogCollector:
         return self
 
     def _loop(self) -> None:
-        assert self.sock is not None
+        sock = self.sock                # stop() clears the attribute while this waits
+        assert sock is not None
         with open(self.out, "a", buffering=1) as f:
             while True:
                 try:
-                    data = self.sock.recv(65536)
+                    data = sock.recv(65536)
                 except OSError:
                     return
                 line = re.sub(r"^<\d+>", "", data.decode(errors="replace").rstrip("\n\0"))

@@ -1,7 +1,13 @@
 """A board in a network namespace, for the tests that need no radio.
 
-    phone (ns) eth0 ── lan0  board (ns)  ppp0 ── isp0  inet (ns)   DNS 10.64.0.1, HTTP 198.51.100.10
-                                         usb0 ── tether0  inet2 (ns)  DNS 192.168.43.1, HTTP 198.51.100.10
+    phone (ns) eth0 ── lan0  board (ns)  ppp0 ── isp0  inet (ns)   DNS 10.64.0.1, HTTP 198.18.0.10
+                                         usb0 ── tether0  inet2 (ns)  DNS 192.168.43.1, HTTP 198.18.0.10
+
+An uplink with ``path_mtu`` is a simulated cellular link: a "modem"
+namespace sits between the board and the internet (lab/cellular.py), the
+board's link to it has that MTU and the modem drops ICMP "fragmentation
+needed" (a PMTU black hole, as many LTE networks are); ``redial`` gives the
+board's ppp0 a new address as a modem's hang-up and redial does.
 
 The downstream is wired (``lan0``): hotshare runs dnsmasq and NAT but no
 hostapd, as it does when sharing the 4G uplink to an Ethernet port. The same
@@ -13,38 +19,32 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from lab import topology
+from lab.cellular import Modem
 from lab.netns import Netns, add_veth
 from lab.proc import Daemon, wait_until
+from lab.topology import WEB_ADDR as WEB
+from lab.topology import WEB_NAME, Internet, Uplink
+
+__all__ = ["PPP0", "USB0", "WEB", "WEB_NAME", "Board", "Uplink", "running"]
 
 REPO = Path(__file__).resolve().parents[2]
 TESTS = REPO / "tests"
-WEB = "198.51.100.10"
 UDHCPC_SCRIPT = TESTS / "lab" / "udhcpc.script"
 
-
-@dataclass(frozen=True)
-class Uplink:
-    board_if: str
-    board_addr: str
-    gateway: str
-    metric: int
-    ns: str
-    peer_if: str
-
-    @property
-    def board_ip(self) -> str:
-        return self.board_addr.split("/")[0]
-
-
-PPP0 = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hs-inet", "isp0")
-USB0 = Uplink("usb0", "192.168.43.100/24", "192.168.43.1", 300, "hs-inet2", "tether0")
+# The lab's uplinks (lab.topology), their internets under names of this
+# host's tests: hs-* like every namespace here, so that a QEMU guest's or a
+# developer's own "inet" is left alone.
+PPP0 = topology.PPP0.in_netns("hs-inet")
+USB0 = topology.USB0.in_netns("hs-inet2")
 
 
 class Board:
@@ -54,8 +54,12 @@ class Board:
         self.phone = Netns("hs-phone")
         self.uplinks = uplinks
         self.internets = {u.board_if: Netns(u.ns) for u in uplinks}
-        self.daemons: list[Daemon] = []
-        self.rundir = workdir / "run"
+        self.nets: list[Internet] = []  # their links, routes and servers (lab.topology)
+        self.daemons: list[Daemon] = []  # the internets' servers, and what a test starts on top
+        # dnsmasq reads its resolv-file from here after dropping root: a
+        # directory it can reach (pytest's own temporary tree is 0700)
+        self.rundir = Path(tempfile.mkdtemp(prefix="hotshare-run-"))
+        self.rundir.chmod(0o755)
         self.statedir = workdir / "state"
 
     # -- topology -------------------------------------------------------------
@@ -77,21 +81,18 @@ class Board:
     def _start(self) -> None:
         self.board.create()
         self.phone.create()
+        # Wired, where the QEMU guest has a radio: the phone's end is a veth.
         add_veth("lan0", self.board, "eth0", self.phone)
         for u in self.uplinks:
-            inet = self.internets[u.board_if].create()
-            add_veth(u.board_if, self.board, u.peer_if, inet, addr=u.board_addr, peer_addr=f"{u.gateway}/24")
-            self.board.ip("route", "add", "default", "via", u.gateway, "dev", u.board_if, "metric", str(u.metric))
-            inet.ip("addr", "add", f"{WEB}/32", "dev", "lo")
-            py = [sys.executable, "-m"]
-            env = {**os.environ, "PYTHONPATH": str(TESTS)}
-            self.daemons.append(Daemon(
-                f"{u.ns}-dns", [*py, "lab.dnsserver", "--listen", u.gateway, "--log", str(self.log(u.ns, "dns")),
-                                "--record", f"www.example.test={WEB}"],
-                netns=inet.name, log=self.log(u.ns, "dns.stderr"), env=env, ready_line="READY"))
-            self.daemons.append(Daemon(
-                f"{u.ns}-http", [*py, "lab.httpserver", "--listen", WEB, "--log", str(self.log(u.ns, "http"))],
-                netns=inet.name, log=self.log(u.ns, "http.stderr"), env=env, ready_line="READY"))
+            net = Internet(u, self.workdir, board=self.board, processes=True)
+            self.nets.append(net)
+            net.start(veth=add_veth)
+            self.daemons.extend(net.daemons)
+
+    @property
+    def modems(self) -> dict[str, Modem]:
+        """The simulated cellular modems, by the board's uplink (Uplink.path_mtu)."""
+        return {n.uplink: n.modem for n in self.nets if n.modem}
 
     def stop(self) -> None:
         """Undo everything, whatever state a failed test (or start) left: each
@@ -110,12 +111,15 @@ class Board:
         try:
             for d in self.daemons:
                 attempt(d.stop)
+            for net in self.nets:
+                attempt(net.stop_servers)  # those of a start that failed half way
             # Stop hotshare first, whatever state a failed test left it in.
             if self.board.exists():
                 attempt(self._down_quietly)
         finally:
-            for ns in (self.phone, *self.internets.values(), self.board):
+            for ns in (self.phone, *(n.modem.ns for n in self.nets if n.modem), *self.internets.values(), self.board):
                 attempt(ns.delete)
+            shutil.rmtree(self.rundir, ignore_errors=True)
         if errors:
             raise errors[0]
 
@@ -124,6 +128,24 @@ class Board:
             self.hotshare("down", "lan0", check=False)
         except subprocess.TimeoutExpired:
             pass  # deleting the namespace kills what it left running
+
+    # -- the modem hangs up and redials ------------------------------------------
+
+    def redial(self, new_addr: str, uplink: Uplink = PPP0, recreate: bool = False) -> None:
+        """The modem's new session: the board's ``uplink`` loses its address
+        and gets ``new_addr`` (same /24, same gateway); with ``recreate`` the
+        link itself goes and comes back, as pppd's ppp0 does."""
+        dev = uplink.board_if
+        if recreate:
+            net = next(n for n in self.nets if n.uplink == dev)
+            self.board.ip("link", "del", dev)
+            add_veth(dev, self.board, uplink.peer_if, net.gateway_ns, addr=new_addr, peer_addr=f"{uplink.gateway}/24")
+            if net.modem:
+                net.modem.attach(self.board, dev, uplink.peer_if)
+        else:
+            self.board.ip("addr", "del", uplink.board_addr, "dev", dev)
+            self.board.ip("addr", "add", new_addr, "dev", dev)
+        self.board.ip("route", "replace", "default", "via", uplink.gateway, "dev", dev, "metric", str(uplink.metric))
 
     def log(self, ns: str, what: str) -> Path:
         return self.workdir / f"{ns}-{what}.log"
@@ -198,6 +220,14 @@ class Board:
         proc = (ns or self.phone).run(["curl", "-s", "--max-time", str(timeout), url], check=False,
                                       timeout=timeout + 5)
         return proc.stdout.strip() if proc.returncode == 0 else None
+
+    def download(self, size: int = 1 << 20, timeout: float = 10.0, ns: Netns | None = None) -> float | None:
+        """Fetch ``size`` bytes from the web server; the seconds it took, or None if it did not complete."""
+        proc = (ns or self.phone).run(["curl", "-s", "-o", "/dev/null", "--max-time", str(timeout),
+                                       "-w", "%{size_download} %{time_total}", f"http://{WEB}/bytes/{size}"],
+                                      check=False, timeout=timeout + 5)
+        got, _, took = proc.stdout.partition(" ")
+        return float(took) if proc.returncode == 0 and got == str(size) else None
 
     def wait_fetch(self, expect: str, timeout: float = 10.0) -> float:
         """Fetch until the server reports ``expect`` as the client; return the seconds it took."""

@@ -163,7 +163,7 @@ def test_missing_interface(board: Board) -> None:
 
 
 def test_human_output_and_module_entry(board: Board) -> None:
-    proc = board.hotshare("wlan7", module="hotshare.doctor", check=False)
+    proc = board.hotshare("doctor", "wlan7", check=False)
     assert proc.returncode == 1
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("hotshare doctor: wlan7")
@@ -200,8 +200,10 @@ def test_ports_taken_by_dnsmasq_and_a_dhcp_socket(board: Board) -> None:
     dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
     if not os.path.exists(dnsmasq):
         pytest.skip("dnsmasq is not installed")
-    d = board.daemon("doc-dnsmasq", [dnsmasq, "-k", "-C", "/dev/null", "--port", "53", "--listen-address",
-                                     "127.0.0.1", "--bind-interfaces", "--no-resolv", "--no-hosts",
+    # a dnsmasq as a package starts it by default: every interface, the wildcard address
+    # (one on the loopback only is no conflict: hotshare's dnsmasq never binds lo)
+    d = board.daemon("doc-dnsmasq", [dnsmasq, "-k", "-C", "/dev/null", "--port", "53",
+                                     "--no-resolv", "--no-hosts",
                                      f"--pid-file={board.workdir / 'dnsmasq.pid'}", "--log-facility=-"])
     sock = board.daemon("doc-dhcp67", [sys.executable, "-c", SILENT, "0.0.0.0", "67"], ready_line="READY")
     wait_until(lambda: ":0035 " in board.ns.run(["cat", "/proc/net/udp"]).stdout, 5, what="dnsmasq on port 53")
@@ -211,7 +213,7 @@ def test_ports_taken_by_dnsmasq_and_a_dhcp_socket(board: Board) -> None:
     assert rc == 1 and set(ports) == {"port 53", "port 67"}
     dns = ports["port 53"]
     assert not dns["ok"] and dns["title"] == "port 53 (DNS) is taken by dnsmasq"
-    assert f"udp 127.0.0.1:53, tcp 127.0.0.1:53 held by dnsmasq (pid {d.pid})" in dns["evidence"]
+    assert "udp 0.0.0.0:53" in dns["evidence"] and f"held by dnsmasq (pid {d.pid})" in dns["evidence"]
     assert "except-interface=docap0" in dns["fix"]
     dhcp = ports["port 67"]
     assert not dhcp["ok"] and "udp 0.0.0.0:67 held by python" in dhcp["evidence"]

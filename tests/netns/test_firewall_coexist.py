@@ -31,9 +31,14 @@ from pathlib import Path
 
 import pytest
 
-from hotshare import firewall, nft, render, rtnl
+from hotshare.coexist import analysis as firewall
 from hotshare.config import from_mapping
-from hotshare.plan import Facts, Plan, make_plan
+from hotshare.netlink import rtnl
+from hotshare.plan.facts import Facts
+from hotshare.plan.make import make_plan
+from hotshare.plan.plan import Plan
+from hotshare.plan.ruleset import nft_ruleset
+from hotshare.system import firewalls, nft
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "firewall"
 SERVER = ("203.0.113.1", 8080)
@@ -109,13 +114,14 @@ class Topo:
 
     def analysis(self) -> firewall.Analysis:
         with inside(self.board):
-            ruleset = firewall.current_ruleset()
-        return firewall.analyse(ruleset, "lan0", self.plan.uplinks, self.plan.subnet, self.plan.table)
+            ruleset = firewalls.current_ruleset()
+        return firewall.analyse(ruleset, "lan0", self.plan.uplinks, self.plan.subnet, self.plan.table,
+                                tools=firewalls.available_tools())
 
     def apply(self, action: firewall.Action) -> dict[str, object]:
         journal = json.dumps(action.to_dict())          # what the service writes before applying
         with inside(self.board):
-            record = firewall.apply(json.loads(journal))
+            record = firewalls.apply(json.loads(journal))
         return json.loads(json.dumps(record))           # and the undo record it writes after
 
 
@@ -149,7 +155,7 @@ def topo(tmp_path: Path) -> Iterator[Topo]:
         sh("ip", "-n", client, "addr", "add", f"{client_ip}/{plan.gateway.network.prefixlen}", "dev", "eth0")
         sh("ip", "-n", client, "route", "add", "default", "via", str(plan.gateway.ip))
         with inside(board):
-            nft.load(render.nft_ruleset(plan))
+            nft.load(nft_ruleset(plan))
 
         (tmp_path / "index.html").write_text("hello\n")
         server = subprocess.Popen(["ip", "netns", "exec", inet, sys.executable, "-m", "http.server",
@@ -214,17 +220,17 @@ def test_docker_forward_policy_drop_is_fixed_in_docker_user(topo: Topo) -> None:
     assert "".join(ln + "\n" for ln in after.splitlines() if "hotshare:lan0" not in ln) == before
 
     with inside(topo.board):
-        firewall.undo(record)
-        firewall.undo(record)                   # idempotent: already gone is fine
+        firewalls.undo(record)
+        firewalls.undo(record)                   # idempotent: already gone is fine
     assert topo.iptables_save() == before
     assert not topo.can_fetch()
 
     # A crash after apply, with the record lost: the leftovers are found by their comment.
     with inside(topo.board):
-        firewall.apply(actions[0])
-        firewall.apply(actions[0])              # applying twice does not duplicate
-        assert firewall.remove_leftovers("lan0") == 2
-        assert firewall.remove_leftovers("lan0") == 0
+        firewalls.apply(actions[0])
+        firewalls.apply(actions[0])              # applying twice does not duplicate
+        assert firewalls.remove_leftovers("lan0") == 2
+        assert firewalls.remove_leftovers("lan0") == 0
     assert topo.iptables_save() == before
 
 
@@ -244,7 +250,7 @@ def test_iptables_input_and_forward_drop_without_docker(topo: Topo, dns_listener
 
     with inside(topo.board):
         for r in reversed(records):
-            firewall.undo(r)
+            firewalls.undo(r)
     assert topo.iptables_save() == before
     assert not topo.can_fetch() and not topo.can_reach_dns()
 
@@ -281,13 +287,13 @@ def test_native_filter_table_refused_in_auto_and_fixed_by_insert(topo: Topo, dns
 
     with inside(topo.board):
         for r in records:
-            firewall.undo(r)
-            firewall.undo(r)
+            firewalls.undo(r)
+            firewalls.undo(r)
     assert table() == before
     assert not topo.can_fetch() and not topo.can_reach_dns()
 
     with inside(topo.board):
         for x in actions:
-            firewall.apply(x)
-        assert firewall.remove_leftovers("lan0") == 4
+            firewalls.apply(x)
+        assert firewalls.remove_leftovers("lan0") == 4
     assert table() == before

@@ -33,7 +33,7 @@ def main() -> int:
     internet = Internet(PPP0, logs).start()
     Path("/etc/resolv.conf").unlink(missing_ok=True)
     Path("/etc/resolv.conf").write_text(f"nameserver {internet.dns_server}\n")
-    say(f"a simulated internet behind {internet.uplink} ({internet.board_ip}): DNS and a web server at 198.51.100.10")
+    say(f"a simulated internet behind {internet.uplink} ({internet.board_ip}): DNS and a web server at 198.18.0.10")
     phone = Phone("phone", radios[1], workdir=work, logdir=logs).setup()
 
     cli = HotshareCLI([sys.executable, "-m", "hotshare"], dict(os.environ), logs / "hotshare-cli.log", work / "files")
@@ -54,7 +54,7 @@ def main() -> int:
         say(f"the web server answered; it saw the request come from {seen} (the board's uplink: NAT)")
         print(f"\n$ hotshare clients {ap}", flush=True)
         print(cli.run("clients", ap).stdout, end="", flush=True)
-        ok = seen == internet.board_ip and addrs == ["198.51.100.10"]
+        ok = seen == internet.board_ip and addrs == ["198.18.0.10"]
     finally:
         print(f"\n$ hotshare down {ap}", flush=True)
         cli.down(ap)

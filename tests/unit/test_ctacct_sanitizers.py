@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_accounting import MALFORMED
-from test_accounting_synth import RECORDED_DUMP, ROOT, encode_dump, random_entries
 
-from hotshare import accounting, conntrack
+from hotshare.netlink import ctacct as accounting
+from hotshare.netlink import ctnetlink as conntrack
+from lab.ctdump import MALFORMED, RECORDED_DUMP, ROOT, encode_dump, random_entries
 
 CSRC = ROOT / "csrc"
 SAN_ENV = {

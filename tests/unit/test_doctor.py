@@ -4,7 +4,6 @@ parsers (iw, /proc/net, nmcli, nft errors) and the DNS wire format."""
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import socket
 import struct
@@ -14,23 +13,10 @@ from typing import Any
 import pytest
 
 from hotshare import doctor
+from hotshare.cli.doctor import load_config, run_doctor
 from hotshare.config import from_mapping
-from hotshare.doctor import Context, DnsResult, Finding, Proc, Rfkill, Sock
-from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
-
-UP = IFF_UP | IFF_LOWER_UP
-
-
-def snap(addrs: dict[str, list[str]] | None = None, routes: list[tuple[str, str, int]] | None = None,
-         links: tuple[str, ...] = ("lo", "wlan0", "ppp0", "usb0", "eth0"), down: tuple[str, ...] = ()) -> Snapshot:
-    addrs = addrs or {}
-    names = list(dict.fromkeys([*links, *addrs]))
-    lks = tuple(Link(i, n, 0 if n in down else UP, 6) for i, n in enumerate(names, 1))
-    idx = {lk.name: lk.index for lk in lks}
-    a = tuple(Address(idx[n], n, ipaddress.IPv4Interface(c)) for n, cs in addrs.items() for c in cs)
-    r = tuple(Route(ipaddress.IPv4Network(dst), idx[dev], dev, None, metric, 254)
-              for dst, dev, metric in (routes or []))
-    return Snapshot(lks, a, r)
+from hotshare.doctor import Context, DnsResult, Finding, Proc, Rfkill, Sock, nft_probe
+from lab.snapshots import SEED_000, snap
 
 
 def cfg(**kw: str) -> Any:
@@ -38,11 +24,6 @@ def cfg(**kw: str) -> Any:
     raw.update(kw)
     return from_mapping(raw)
 
-
-# seed 000's board: ppp0 and usb0 both with default routes
-SEED_000 = snap({"ppp0": ["10.112.142.89/32"], "usb0": ["192.168.43.100/24"], "lo": ["127.0.0.1/8"]},
-                [("0.0.0.0/0", "ppp0", 250), ("0.0.0.0/0", "usb0", 300), ("10.64.64.64/32", "ppp0", 0),
-                 ("192.168.43.0/24", "usb0", 300)])
 
 PHY_INFO = """Wiphy phy0
 \tmax # scan SSIDs: 255
@@ -202,20 +183,20 @@ SYNTAX_STDERR = ('/dev/stdin:10:53-53: Error: syntax error, unexpected newline\n
 
 def test_probe_errors_map_to_features() -> None:
     why = doctor.explain_probe(FLOWTABLE_STDERR, doctor.FLOW_PROBE)
-    assert why.missing == (doctor._F_FLOW,) and not why.userspace
+    assert why.missing == (nft_probe._F_FLOW,) and not why.userspace
     why = doctor.explain_probe(MASQ_STDERR, doctor.NAT_PROBE)
-    assert why.missing == (doctor._F_MASQ,)
+    assert why.missing == (nft_probe._F_MASQ,)
     why = doctor.explain_probe(NAT_STDERR, doctor.NAT_PROBE)
-    assert why.missing == (doctor._F_NAT,) and not why.userspace and not why.other
+    assert why.missing == (nft_probe._F_NAT,) and not why.userspace and not why.other
     why = doctor.explain_probe(SYNTAX_STDERR, doctor.NAT_PROBE)
     assert not why.missing and "syntax error" in why.userspace[0]
 
 
 def test_probe_lines_carry_their_features() -> None:
     text = doctor.probe_text(doctor.NAT_PROBE).splitlines()
-    assert "masquerade" in text[9] and doctor.NAT_PROBE[9][1] == doctor._F_MASQ
-    assert "type nat" in text[8] and doctor.NAT_PROBE[8][1] == doctor._F_NAT
-    assert "ct state" in text[5] and doctor.NAT_PROBE[5][1] == doctor._F_CT
+    assert "masquerade" in text[9] and doctor.NAT_PROBE[9][1] == nft_probe._F_MASQ
+    assert "type nat" in text[8] and doctor.NAT_PROBE[8][1] == nft_probe._F_NAT
+    assert "ct state" in text[5] and doctor.NAT_PROBE[5][1] == nft_probe._F_CT
 
 
 def test_missing_masquerade_names_the_kernel_option() -> None:
@@ -289,6 +270,14 @@ def test_hotshares_own_dnsmasq_is_not_a_conflict() -> None:
     assert only(doctor.check_ports_free(wifi_ctx(sockets=socks, owners=owners, status=st))).ok
     # the same sockets while hotshare is stopped belong to someone else
     assert problems(doctor.check_ports_free(wifi_ctx(sockets=socks, owners=owners)))
+
+
+def test_a_resolver_on_the_loopback_is_not_in_the_way() -> None:
+    """The board's own dnsmasq on 127.0.0.1 and ::1 (S80dnsmasq): hotshare's
+    dnsmasq never binds the loopback (except-interface=lo)."""
+    socks = (Sock("udp", "127.0.0.1", 53, 1), Sock("tcp", "127.0.0.1", 53, 2), Sock("udp", "::1", 53, 3))
+    owners = {1: (500, "dnsmasq"), 2: (500, "dnsmasq"), 3: (500, "dnsmasq")}
+    assert only(doctor.check_ports_free(wifi_ctx(sockets=socks, owners=owners))).ok
 
 
 def test_ports_not_needed_without_dnsmasq() -> None:
@@ -490,11 +479,11 @@ def test_our_own_table_and_ip6_are_not_blockers() -> None:
 
 
 def test_policy_drop_fallback_when_the_analysis_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    from hotshare import firewall
+    from hotshare.doctor import checks_firewall
 
     def broken(*args: Any, **kw: Any) -> Any:
         raise KeyError("family")
-    monkeypatch.setattr(firewall, "analyse", broken)
+    monkeypatch.setattr(checks_firewall.firewall, "analyse", broken)
     f = only(doctor.check_forward_not_dropped(wifi_ctx(ruleset=NATIVE_DROP)))
     assert not f.ok and "rules not analysed" in f.evidence
     assert 'nft insert rule inet filter forward iifname "wlan0" accept' in f.fix
@@ -635,18 +624,25 @@ def test_bad_config_exits_2(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -
     conf = tmp_path / "bad.conf"
     conf.write_text("WIFI_IFACE=wlan0\nGATEWAY=8.8.8.8\n")
     ns = argparse.Namespace(iface=None, config=str(conf), json=False)
-    assert doctor.main(ns) == 2
+    assert run_doctor(ns) == 2
     assert "GATEWAY" in capsys.readouterr().err
     ns = argparse.Namespace(iface=None, config=str(tmp_path / "missing.conf"), json=False)
-    assert doctor.main(ns) == 2
+    assert run_doctor(ns) == 2
     ns = argparse.Namespace(iface="bad name!", config=None, json=True)
-    assert doctor.main(ns) == 2
+    assert run_doctor(ns) == 2
 
 
 def test_load_config_iface_overrides_the_file(tmp_path: Any) -> None:
     conf = tmp_path / "c.conf"
     conf.write_text("WIFI_IFACE=wlan0\nGATEWAY=10.0.0.1\nINTERNET_IFACE=ppp0\n")
-    iface, c = doctor.load_config("wlan1", str(conf))
+    iface, c = load_config("wlan1", str(conf))
     assert iface == "wlan1" and c is not None and c.wifi_iface == "wlan1" and c.uplinks == ("ppp0",)
-    iface, c = doctor.load_config(None, str(conf))
+    iface, c = load_config(None, str(conf))
     assert iface == "wlan0" and c is not None and str(c.gateway) == "10.0.0.1"
+
+
+def test_an_nft_without_json_is_named_with_the_buildroot_option() -> None:
+    """Buildroot builds nftables --without-json unless BR2_PACKAGE_NFTABLES_JSON=y."""
+    f = only(doctor.check_netfilter_features(wifi_ctx(ruleset=None, ruleset_error="Error: JSON support not "
+                                                      "compiled-in")), "netfilter")
+    assert not f.ok and "without JSON" in f.title and "BR2_PACKAGE_NFTABLES_JSON=y" in f.fix

@@ -18,8 +18,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hotshare import firewall as fw
+from hotshare.coexist import analysis as fw
 from hotshare.config import ConfigError
+from hotshare.config.values import firewall_mode
+from hotshare.system import firewalls
+from hotshare.system.run import find_binary
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "firewall"
 NET = ipaddress.IPv4Network("192.168.12.0/24")
@@ -343,12 +346,12 @@ def test_any_json_in_rules_is_survived(exprs: list[list[Any]]) -> None:
 @pytest.mark.parametrize(("raw", "mode"), [("", "auto"), ("auto", "auto"), ("INSERT", "insert"),
                                            (" ignore ", "ignore")])
 def test_parse_mode(raw: str, mode: str) -> None:
-    assert fw.parse_mode(raw) == mode
+    assert firewall_mode("FIREWALL", raw) == mode
 
 
 def test_parse_mode_rejects_others() -> None:
     with pytest.raises(ConfigError) as e:
-        fw.parse_mode("off")
+        firewall_mode("FIREWALL", "off")
     assert e.value.key == "FIREWALL" and "auto" in str(e.value) and "'off'" in str(e.value)
     with pytest.raises(ValueError):
         fw.plan_actions(analyse(dump("docker")), "off")
@@ -366,6 +369,7 @@ case "$*" in
                                 z=${1#--zone=}; echo "$z" > "$STATE" ;;
   --zone=*" --change-interface="*) z=${1#--zone=}; echo "$z" > "$STATE" ;;
   --zone=*" --remove-interface="*) : > "$STATE" ;;
+  --get-zones) echo "$ZONES" ;;
   *) exit 1 ;;
 esac
 """
@@ -381,18 +385,20 @@ def firewall_cmd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path,
     monkeypatch.setenv("PATH", f"{exe.parent}:{os.environ.get('PATH', '')}")
     monkeypatch.setenv("STATE", str(state))
     monkeypatch.setenv("LOG", str(log))
+    monkeypatch.setenv("ZONES", "block dmz drop external home internal public trusted work")
+    find_binary.cache_clear()   # programs are looked up once: forget the real ones
     return state, log
 
 
 def test_firewalld_apply_and_undo_from_no_zone(firewall_cmd: tuple[Path, Path]) -> None:
     state, log = firewall_cmd
-    assert "firewall-cmd" in fw.available_tools()
+    assert "firewall-cmd" in firewalls.available_tools()
     act = fw.plan_actions(analyse(dump("firewalld")), "auto")[0][0]
-    record = fw.apply(json.loads(json.dumps(act.to_dict())))
+    record = firewalls.apply(json.loads(json.dumps(act.to_dict())))
     assert json.loads(json.dumps(record))["previous_zone"] is None and record["changed"] is True
     assert state.read_text().strip() == "trusted"
-    fw.undo(record)
-    fw.undo(record)
+    firewalls.undo(record)
+    firewalls.undo(record)
     assert state.read_text() == ""
     assert "--zone=trusted --add-interface=wlan0" in log.read_text()
     assert log.read_text().count("--remove-interface=wlan0") == 1
@@ -402,12 +408,28 @@ def test_firewalld_apply_and_undo_restore_the_previous_zone(firewall_cmd: tuple[
     state, _ = firewall_cmd
     state.write_text("public\n")
     act = fw.Action("firewalld", "wlan0", zone="trusted")
-    record = fw.apply(act)
+    record = firewalls.apply(act)
     assert (record["previous_zone"], state.read_text().strip()) == ("public", "trusted")
-    fw.undo(record)
+    firewalls.undo(record)
     assert state.read_text().strip() == "public"
     state.write_text("trusted\n")                   # already trusted: nothing to do, nothing to undo
-    record = fw.apply(act)
+    record = firewalls.apply(act)
     assert record["changed"] is False
-    fw.undo(record)
+    firewalls.undo(record)
     assert state.read_text().strip() == "trusted"
+
+
+def test_firewalld_with_its_shared_zone_uses_it_not_trusted(firewall_cmd: tuple[Path, Path],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """nm-shared (firewalld >= 0.9) serves DHCP and DNS and forwards; trusted accepts everything."""
+    state, log = firewall_cmd
+    assert fw.FIREWALLD_SHARED_ZONE not in firewalls.available_tools()
+    monkeypatch.setenv("ZONES", "block dmz drop external home internal nm-shared public trusted work")
+    tools = firewalls.available_tools()
+    assert fw.FIREWALLD_SHARED_ZONE in tools
+    act = fw.plan_actions(analyse(dump("firewalld"), tools=tools), "auto")[0][0]
+    assert (act.kind, act.zone) == ("firewalld", "nm-shared")
+    record = firewalls.apply(act)
+    assert state.read_text().strip() == "nm-shared"
+    firewalls.undo(record)
+    assert state.read_text() == "" and "--zone=nm-shared --remove-interface=wlan0" in log.read_text()

@@ -7,8 +7,8 @@ import signal
 import stat
 from pathlib import Path
 
-from hotshare import fsutil
-from hotshare.state import Journal
+from hotshare.service.journal import Journal
+from hotshare.system import files as fsutil
 
 
 def test_a_writer_killed_mid_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_journal_round_trip_and_a_foreign_file_is_ignored(tmp_path: Path) -> Non
 
 
 def test_a_dead_childs_most_telling_line_is_reported() -> None:
-    from hotshare.daemons import Child, why_it_died
+    from hotshare.service.children import Child, why_it_died
 
     c = Child("hostapd", ["hostapd"])
     for line in ["wlan0: interface state UNINITIALIZED->COUNTRY_UPDATE",

@@ -14,11 +14,15 @@ import string
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_plan import SEED_000
 
-from hotshare import cli, render
+from hotshare.cli import main as cli
 from hotshare.config import KNOWN_KEYS, ConfigError, from_mapping, parse_conf_text
-from hotshare.plan import Facts, make_plan
+from hotshare.plan.dnsmasq import dnsmasq_conf
+from hotshare.plan.facts import Facts
+from hotshare.plan.hostapd import hostapd_conf
+from hotshare.plan.make import make_plan
+from hotshare.plan.ruleset import nft_ruleset
+from lab.snapshots import SEED_000
 
 CONF_LINE = re.compile(r"^[a-z0-9_-]+(=[^\n\r]*)?$")
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
@@ -47,10 +51,10 @@ def test_accepted_values_render_to_well_formed_files(raw: dict[str, str]) -> Non
     except ConfigError as e:
         assert "\n" not in str(e) and e.key
         return
-    for conf in (render.hostapd_conf(plan), render.dnsmasq_conf(plan)):
+    for conf in (hostapd_conf(plan), dnsmasq_conf(plan)):
         for line in conf.splitlines():
             assert CONF_LINE.match(line), line
-    ruleset = render.nft_ruleset(plan)
+    ruleset = nft_ruleset(plan)
     names = re.findall(r'"([^"]*)"', ruleset)
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+", n) for n in names), names
     assert ipaddress.IPv4Network(str(plan.subnet)).is_private

@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 import pytest
 
-from hotshare.config import ConfigError, from_mapping
-from hotshare.plan import Facts, current_uplinks, dhcp_range, make_plan, parse_servers_file
-from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
-
-UP = IFF_UP | IFF_LOWER_UP
-
-
-def snap(addrs: dict[str, list[str]], routes: list[tuple[str, str, int]] = (),  # type: ignore[assignment]
-         down: tuple[str, ...] = ()) -> Snapshot:
-    names = ["lo", "wlan0", "ppp0", "usb0", "eth0", *addrs]
-    links = tuple(Link(i, n, 0 if n in down else UP, 6) for i, n in enumerate(dict.fromkeys(names), 1))
-    idx = {lk.name: lk.index for lk in links}
-    a = tuple(Address(idx[n], n, ipaddress.IPv4Interface(c)) for n, cs in addrs.items() for c in cs)
-    r = tuple(Route(ipaddress.IPv4Network(dst), idx[dev], dev, None, metric, 254) for dst, dev, metric in routes)
-    return Snapshot(links, a, r)
-
-
-def cfg(**kw: str):  # type: ignore[no-untyped-def]
-    raw = {"WIFI_IFACE": "wlan0", "SSID": "s", "PASSPHRASE": "12345678"}
-    raw.update(kw)
-    return from_mapping(raw)
-
-
-def plan_on(s: Snapshot, **kw: str):  # type: ignore[no-untyped-def]
-    return make_plan(cfg(**kw), Facts(snapshot=s, wireless=True))
-
-
-SEED_000 = snap({"ppp0": ["10.112.142.89/32"], "usb0": ["192.168.43.100/24"], "lo": ["127.0.0.1/8"]},
-                [("0.0.0.0/0", "ppp0", 250), ("0.0.0.0/0", "usb0", 300), ("10.64.64.64/32", "ppp0", 0),
-                 ("192.168.43.0/24", "usb0", 300)])
+from hotshare.config import ConfigError
+from hotshare.plan.facts import Facts
+from hotshare.plan.make import make_plan
+from hotshare.plan.model import Link, Snapshot
+from hotshare.plan.network import current_uplinks, dhcp_range, parse_servers_file
+from lab.snapshots import SEED_000, cfg, plan_on, snap
 
 
 def test_default_subnet_is_create_aps() -> None:
@@ -126,10 +103,7 @@ def test_bridge_mode_refuses_a_wifi_client_uplink_and_says_why() -> None:
 
 def _snapshot_with_order(order: tuple[str, ...], routes: list[tuple[str, int]]) -> Snapshot:
     """Links created in ``order`` (ifindex 1, 2...), default routes listed in the order given."""
-    links = tuple(Link(i, n, UP, 6) for i, n in enumerate(order, 1))
-    idx = {lk.name: lk.index for lk in links}
-    r = tuple(Route(ipaddress.IPv4Network("0.0.0.0/0"), idx[dev], dev, None, metric, 254) for dev, metric in routes)
-    return Snapshot(links, (), r)
+    return snap(routes=[("0.0.0.0/0", dev, metric) for dev, metric in routes], links=order)
 
 
 @pytest.mark.parametrize("internet_iface", ["auto", "usb0,ppp0", "ppp0,usb0"])
@@ -155,3 +129,12 @@ def test_when_the_better_metric_uplink_goes_down_the_other_one_is_chosen() -> No
     down = Snapshot(links, s.addresses, s.routes)
     assert current_uplinks(cfg(), down) == (("usb0",), "usb0")
     assert current_uplinks(cfg(INTERNET_IFACE="ppp0,usb0"), down) == (("ppp0", "usb0"), "usb0")
+
+
+def test_a_list_of_uplinks_may_name_some_that_are_not_there_yet() -> None:
+    """The board's default, INTERNET_IFACE=ppp0,usb0,wwan0, on a board without
+    USB tethering or a QMI module: planned, and followed as they appear."""
+    no_usb = dataclasses.replace(SEED_000, links=tuple(lk for lk in SEED_000.links if lk.name != "usb0"))
+    p = plan_on(no_usb, INTERNET_IFACE="ppp0,usb0,wwan0")
+    assert p.uplinks == ("ppp0", "usb0", "wwan0")
+    plan_on(no_usb, INTERNET_IFACE="wwan0")   # alone, but a kind that comes and goes

@@ -1,6 +1,6 @@
 """What our nftables table does to packets, not how its text reads.
 
-The ruleset render.nft_ruleset() writes is loaded into a real nftables (in a
+The ruleset nft_ruleset() writes is loaded into a real nftables (in a
 throwaway network namespace) and the kernel's JSON listing of it is walked
 with model packets (lab.ruleset.verdict). Renaming a set, reordering or
 rewording rules keeps these passing; dropping a rule that protects the
@@ -8,16 +8,17 @@ hotspot, or loosening one, does not."""
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 import pytest
 
-from hotshare import render
 from hotshare.config import from_mapping
-from hotshare.plan import Facts, make_plan
-from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Address, Link, Route, Snapshot
+from hotshare.plan.facts import Facts
+from hotshare.plan.make import make_plan
+from hotshare.plan.model import Snapshot
+from hotshare.plan.ruleset import nft_ruleset
 from lab.ruleset import load_json, nft_available, verdict
+from lab.snapshots import snap
 
 AP = "wlan0"
 UPLINKS = ("ppp0", "usb0")
@@ -28,14 +29,8 @@ UPLINK_PEER = "10.64.0.1"     # a host on the uplink side (the ISP's router, a n
 
 
 def _snapshot() -> Snapshot:
-    up = IFF_UP | IFF_LOWER_UP
-    links = tuple(Link(i, n, up, 6) for i, n in enumerate(("lo", AP, "ppp0", "usb0", "eth1"), 1))
-    idx = {lk.name: lk.index for lk in links}
-    addrs = (Address(idx["ppp0"], "ppp0", ipaddress.IPv4Interface("10.64.0.2/24")),
-             Address(idx["usb0"], "usb0", ipaddress.IPv4Interface("192.168.43.100/24")))
-    routes = (Route(ipaddress.IPv4Network("0.0.0.0/0"), idx["ppp0"], "ppp0", None, 250, 254),
-              Route(ipaddress.IPv4Network("0.0.0.0/0"), idx["usb0"], "usb0", None, 300, 254))
-    return Snapshot(links, addrs, routes)
+    return snap({"ppp0": ["10.64.0.2/24"], "usb0": ["192.168.43.100/24"]},
+                [("0.0.0.0/0", "ppp0", 250), ("0.0.0.0/0", "usb0", 300)], links=("lo", AP, "ppp0", "usb0", "eth1"))
 
 
 @pytest.fixture(scope="module", params=[(), UPLINKS], ids=["plain", "fastpath"])
@@ -48,7 +43,7 @@ def table(request: pytest.FixtureRequest) -> dict[str, Any]:
     assert plan.uplinks == UPLINKS and str(plan.gateway.ip) == GATEWAY
     fastpath = (AP, *UPLINKS) if request.param else ()
     try:
-        return load_json(render.nft_ruleset(plan, fastpath=fastpath), "inet", plan.table)
+        return load_json(nft_ruleset(plan, fastpath=fastpath), "inet", plan.table)
     except RuntimeError as e:
         if fastpath:  # the service falls back to the plain table when this load fails
             pytest.skip(f"this kernel cannot load a flowtable: {e}")

@@ -19,10 +19,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
-from hotshare import render  # noqa: E402
 from hotshare.config import from_mapping  # noqa: E402
-from hotshare.plan import Facts, make_plan  # noqa: E402
-from hotshare.rtnl import IFF_LOWER_UP, IFF_UP, Link, Route, Snapshot  # noqa: E402
+from hotshare.plan.facts import Facts  # noqa: E402
+from hotshare.plan.make import make_plan  # noqa: E402
+from hotshare.plan.model import IFF_LOWER_UP, IFF_UP, Link, Route, Snapshot  # noqa: E402
+from hotshare.plan.ruleset import nft_ruleset  # noqa: E402
 
 NS = "fw-regen"
 OWN = "<hotshare_wlan0>"        # our own table, as render.nft_ruleset writes it
@@ -41,7 +42,7 @@ def own_table() -> str:
     snap = Snapshot((Link(1, "lo", up, 0), Link(2, "wlan0", up, 6), Link(3, "ppp0", up, 0)), (),
                     (Route(ipaddress.IPv4Network("0.0.0.0/0"), 3, "ppp0", None, 0, 254),))
     cfg = from_mapping({"WIFI_IFACE": "wlan0", "SSID": "s", "PASSPHRASE": "12345678"})
-    return render.nft_ruleset(make_plan(cfg, Facts(snapshot=snap, wireless=True)))
+    return nft_ruleset(make_plan(cfg, Facts(snapshot=snap, wireless=True)))
 
 
 def sh(*argv: str, input: str | None = None) -> str:

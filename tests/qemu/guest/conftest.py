@@ -7,7 +7,7 @@ The guest's root namespace plays the board.  Session-wide (built once):
                 HOTSHARE_VWIFI_KO is set); radio 0 stays on the board (the AP)
     internet    namespace ``inet`` behind the board's uplink ``ppp0``
                 (10.64.0.2/24, default via 10.64.0.1 metric 250), DNS at
-                10.64.0.1, HTTP at 198.51.100.10 answering the client address
+                10.64.0.1, HTTP at 198.18.0.10 answering the client address
     phone1/2/3  namespaces ``phone1``..``phone3``, one radio each (phone3 is the
                 stranger: the one on the deny list, the one that scans)
     hotspots    HotspotManager: ``hotspots.up(**HotspotConfig fields)``

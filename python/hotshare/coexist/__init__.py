@@ -1,0 +1,1 @@
+"""coexist: other firewalls on the same hooks, evaluated over model packets, and the remedies. Pure."""

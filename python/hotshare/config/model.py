@@ -1,0 +1,72 @@
+"""The validated hotspot configuration: what every later layer may trust."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from dataclasses import dataclass, field
+
+# pppd's usepeerdns writes /etc/ppp/resolv.conf (some distributions patch it to
+# /var/run/ppp/resolv.conf); /etc/resolv.conf's "nameserver IP # IFACE" lines
+# (Buildroot's udhcpc script) are tied to IFACE, its other lines to no uplink.
+LINK_DNS_FILES = (("/etc/ppp/resolv.conf", "ppp0"), ("/var/run/ppp/resolv.conf", "ppp0"), ("/etc/resolv.conf", ""))
+LINK_DNS_FILES_TEXT = ",".join(f"{p}@{i}" if i else p for p, i in LINK_DNS_FILES)
+
+
+@dataclass(frozen=True)
+class HotspotConfig:
+    """A validated hotspot configuration. Build it with :func:`from_mapping`."""
+
+    wifi_iface: str
+    uplinks: tuple[str, ...] = ()          # empty: every interface with a default route
+    ssid: str = ""
+    passphrase: str = field(default="", repr=False)
+    use_psk: bool = False
+    wpa_version: str = "2"
+    channel: int = 0                       # 0: the band's default
+    freq_band: str = "2.4"
+    country: str = ""
+    gateway: ipaddress.IPv4Address | None = None   # None: choose a free subnet
+    dhcp_dns: tuple[ipaddress.IPv4Address, ...] = ()  # empty: the gateway
+    upstream_dns: tuple[ipaddress.IPv4Address, ...] = ()  # empty: servers file or resolv.conf
+    uplink_dns: tuple[tuple[ipaddress.IPv4Address, str], ...] = ()  # UPSTREAM_DNS's IP@IFACE items
+    dns_servers_file: str = "/etc/dnsmasq.conf"
+    # resolv.conf-style files the uplinks' own clients write (pppd's usepeerdns,
+    # udhcpc); (path, iface): a file tied to the uplink named, or "" for any
+    link_dns_files: tuple[tuple[str, str], ...] = LINK_DNS_FILES
+    etc_hosts: bool = False
+    no_dns: bool = False
+    no_dnsmasq: bool = False
+    hidden: bool = False
+    isolate_clients: bool = False
+    mac_filter: bool = False
+    mac_accept: tuple[str, ...] = ()
+    mac_deny: tuple[str, ...] = ()
+    share_method: str = "nat"
+    ieee80211n: bool = False
+    ieee80211ac: bool = False
+    ht_capab: str = "[HT40+]"
+    vht_capab: str = ""
+    driver: str = "nl80211"
+    new_macaddr: str = ""
+    daemonize: bool = False
+    firewall: str = "auto"                 # what to do about other firewalls that drop our traffic
+    client_services: tuple[tuple[str, int], ...] = ()   # (tcp|udp, port) of the board open to clients
+    max_client_connections: int = 1000     # new connections beyond this many per client are dropped
+    block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
+    max_stations: int = 0                  # hostapd's max_num_sta; 0: hostapd's default
+
+    @property
+    def band_channel(self) -> int:
+        if self.channel:
+            return self.channel
+        return 1 if self.freq_band == "2.4" else 36
+
+    def public(self) -> dict[str, object]:
+        """The configuration as data, with the secret masked (for status, logs)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["passphrase"] = "********" if self.passphrase else ""
+        return {k: (str(v) if isinstance(v, ipaddress.IPv4Address) else
+                    ["@".join(str(y) for y in x if y) if isinstance(x, tuple) else str(x) for x in v]
+                    if isinstance(v, tuple) else v)
+                for k, v in out.items()}

@@ -1,0 +1,47 @@
+"""The IPv4 neighbour table of one interface: who answers ARP there now."""
+
+from __future__ import annotations
+
+import socket
+
+from .core import iter_attrs, iter_messages
+from .rtnl import RtnlSocket
+from .uapi import (
+    NDA_DST,
+    NDA_LLADDR,
+    NDMSG,
+    NLMSG_HDRLEN,
+    NUD_DELAY,
+    NUD_PROBE,
+    NUD_REACHABLE,
+    NUD_STALE,
+    RTM_GETNEIGH,
+    RTM_NEWNEIGH,
+)
+
+# A neighbour that answered recently or is being checked; not one that
+# stopped answering (FAILED) or never did (INCOMPLETE).
+PRESENT = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE
+
+
+def present(ifindex: int) -> dict[str, str]:
+    """{MAC: IPv4 address} of the neighbours on ``ifindex`` that are there."""
+    out: dict[str, str] = {}
+    with RtnlSocket() as s:
+        for chunk in s.dump(RTM_GETNEIGH, NDMSG.pack(socket.AF_INET, ifindex, 0, 0, 0), "neighbour dump"):
+            for off, mlen, mtype, _flags, _seq in iter_messages(chunk):
+                if mtype != RTM_NEWNEIGH:
+                    continue
+                body = off + NLMSG_HDRLEN
+                family, index, state, _f, _t = NDMSG.unpack_from(chunk, body)
+                if family != socket.AF_INET or index != ifindex or not state & PRESENT:
+                    continue
+                ip = mac = ""
+                for kind, aoff, size in iter_attrs(chunk, body + NDMSG.size, off + mlen):
+                    if kind == NDA_DST and size == 4:
+                        ip = socket.inet_ntoa(bytes(chunk[aoff:aoff + 4]))
+                    elif kind == NDA_LLADDR and size == 6:
+                        mac = ":".join(f"{b:02x}" for b in bytes(chunk[aoff:aoff + 6]))
+                if ip and mac:
+                    out[mac] = ip
+    return out

@@ -1,0 +1,28 @@
+"""What was read from the system before planning: the only input of
+``make_plan`` besides the configuration."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from .model import Snapshot
+from .uplink_dns import Server
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What was read from the system before planning."""
+
+    snapshot: Snapshot
+    wireless: bool                              # the downstream has a cfg80211 phy
+    servers_file: tuple[ipaddress.IPv4Address, ...] = ()  # server= lines of DNS_SERVERS_FILE
+    link_dns: tuple[Server, ...] = ()           # servers the uplinks' own clients wrote (LINK_DNS_FILES)
+    wifi_uplinks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # name -> (iftype, 4addr)
+    rundir: str = "/run/hotshare"
+    statedir: str = "/var/lib/hotshare"
+    mac: str = ""                               # the AP interface's MAC address now
+    ruleset: dict[str, Any] | None = None       # `nft -j list ruleset`; None: not read
+    firewall_tools: frozenset[str] = frozenset()  # remedies' tools present (system.firewalls)
+    binaries: dict[str, str] | None = None      # name -> path of hostapd, dnsmasq; None: not looked up

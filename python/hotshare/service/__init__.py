@@ -1,0 +1,1 @@
+"""service: the journal, undo, supervised children, facts, and the resident loop."""

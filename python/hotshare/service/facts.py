@@ -1,0 +1,54 @@
+"""Read the system once, before planning: the facts ``plan.make_plan`` needs."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from ..config import HotspotConfig
+from ..netlink import rtnl
+from ..plan.facts import Facts
+from ..plan.network import parse_servers_file
+from ..plan.uplink_dns import Server, parse_resolv
+from ..system import firewalls
+from ..system.run import find_binary
+from ..system.wifi import is_wireless, wifi_mode
+
+
+def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
+    servers: tuple[ipaddress.IPv4Address, ...] = ()
+    if not cfg.upstream_dns and not cfg.uplink_dns and cfg.dns_servers_file:
+        try:
+            with open(cfg.dns_servers_file, encoding="utf-8", errors="replace") as f:
+                servers = parse_servers_file(f.read())
+        except OSError:
+            pass
+    nat = cfg.share_method == "nat"
+    return Facts(snapshot=rtnl.snapshot(), wireless=is_wireless(cfg.wifi_iface), servers_file=servers,
+                 link_dns=read_link_dns(cfg) if nat and not cfg.upstream_dns and not cfg.uplink_dns else (),
+                 rundir=rundir, statedir=statedir,
+                 wifi_uplinks={u: wifi_mode(u) for u in cfg.uplinks if is_wireless(u)},
+                 mac=_mac(cfg.wifi_iface) if cfg.new_macaddr else "",
+                 ruleset=firewalls.current_ruleset() if nat and cfg.firewall != "ignore" else None,
+                 firewall_tools=firewalls.available_tools() if nat else frozenset(),
+                 binaries={name: find_binary(name) or "" for name in ("hostapd", "dnsmasq")})
+
+
+def _mac(ifname: str) -> str:
+    try:
+        with open(f"/sys/class/net/{ifname}/address") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def read_link_dns(cfg: HotspotConfig) -> tuple[Server, ...]:
+    """The servers the uplinks' own clients wrote (LINK_DNS_FILES), in order;
+    a file that does not exist (the link is not up) gives none."""
+    out: list[Server] = []
+    for path, iface in cfg.link_dns_files:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                out += parse_resolv(f.read(65536), iface)
+        except OSError:
+            continue
+    return tuple(dict.fromkeys(out))

@@ -1,0 +1,334 @@
+"""The resident service: apply a plan, follow the network, undo it.
+
+The supervision loop (signals, children, hostapd's events) is in
+``supervisor.py``; this adds what the hotspot does on rtnetlink events for
+links, addresses and routes: follow the AP interface and the uplinks, keep
+other programs' addresses off the AP, flush NAT to an uplink that went.
+Keeping the remedies in other firewalls in force (at start, when the uplinks
+change, when another firewall changes) is ``firewall_watch.py``'s.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import selectors
+import time
+from typing import Callable
+
+from ..config import HotspotConfig
+from ..errors import StartError
+from ..netlink import rtnl
+from ..plan import ruleset
+from ..plan.model import IFF_UP, Snapshot
+from ..plan.network import collisions, current_uplinks, forwarding_sysctls
+from ..plan.ops import AddrAdd
+from ..plan.plan import Plan
+from ..system import files as fsutil
+from ..system import firewalls, nft, sysctl
+from ..system import links as netcfg
+from ..system import managers as guard
+from .dnsfollow import DnsFollower
+from .firewall_watch import FirewallWatch
+from .journal import Journal
+from .supervisor import Supervisor
+from .undo import undo
+
+log = logging.getLogger("hotshare")
+
+# hostapd can take several seconds to bring a slow radio up (and much longer
+# under emulation): generous, since a start that fails is undone anyway.
+READY_TIMEOUT = 60.0
+
+
+class Hotspot(Supervisor):
+    """One hotspot: its plan applied, followed as the network changes, undone."""
+
+    def __init__(self, cfg: HotspotConfig, plan: Plan) -> None:
+        self.cfg, self.plan, self.paths = cfg, plan, plan.paths
+        super().__init__(Journal(iface=cfg.wifi_iface, pid=os.getpid(), path=self.paths.state),
+                         {spec.name: spec for spec in plan.children}, self.paths.hostapd_ctrl, cfg.wifi_iface)
+        self.rtnl: rtnl.RtnlSocket | None = None
+        self.best_uplink = plan.best_uplink
+        self.uplinks = plan.uplinks
+        self.uplink_addr: dict[str, str] = {}
+        self.dns = DnsFollower(plan)
+        self.fastpath: bool | None = None       # None: not tried yet
+        self.fastpath_devices: tuple[str, ...] = ()
+        self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
+                                      lambda: self.uplinks, self.call_at, self.cancel)
+
+    # -- start ---------------------------------------------------------------
+
+    def start(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Apply the plan; on any failure undo it all and raise StartError."""
+        try:
+            self._apply()
+            self._wait_ready()
+        except BaseException as e:
+            self._teardown()
+            if isinstance(e, (StartError, KeyboardInterrupt)):
+                raise
+            raise StartError(str(e) or e.__class__.__name__) from e
+        if self.plan.bridge:
+            log.info("hotspot ready on %s, bridged to %s through %s", self.cfg.wifi_iface,
+                     self.cfg.uplinks[0], self.plan.bridge)
+        else:
+            log.info("hotspot ready on %s: subnet %s, gateway %s, uplink %s", self.cfg.wifi_iface,
+                     self.plan.subnet, self.plan.gateway.ip, self.best_uplink or "none yet")
+        if on_ready:
+            on_ready()
+
+    def _apply(self) -> None:
+        p, j, plan = self.paths, self.journal, self.plan
+        fsutil.ensure_dir(p.workdir, 0o700)
+        fsutil.ensure_dir(p.statedir, 0o700)    # leases: clients' MACs and hostnames
+        fsutil.create_private(p.leases)         # dnsmasq keeps the mode of a file it finds
+        fsutil.atomic_write(p.pidfile, f"{os.getpid()}\n", 0o644)
+        j.plan = plan.to_dict()
+        j.extra = ({"mode": "bridge", "bridge": plan.bridge} if plan.bridge else
+                   {"mode": self.cfg.share_method, "subnet": str(plan.subnet),
+                    "gateway": str(plan.gateway.ip), "table": plan.table})
+        j.extra["wireless"] = str(plan.wireless)
+        if plan.ruleset:
+            j.extra["uplink"] = self.best_uplink or ""
+        j.save()
+        for f in plan.files:
+            fsutil.atomic_write(f.path, f.text, f.mode)
+
+        link = rtnl.snapshot().link(self.cfg.wifi_iface)
+        if link is None:
+            raise StartError(f"interface {self.cfg.wifi_iface} has gone")
+        j.link_was_down = not (link.flags & IFF_UP)  # restored on stop
+        j.save()
+        self._setup_loop()
+        # hostapd takes longest to come up and needs no address: start it
+        # first and configure the link while it initialises the radio. A new
+        # MAC address must be set before it, with the link down.
+        early = plan.wireless and not self.cfg.new_macaddr
+        if early:
+            self._start_child(self.specs["hostapd"])
+        self._configure_link()
+        if plan.wireless and not early:
+            self._start_child(self.specs["hostapd"])
+
+        for name, value in plan.sysctls.items():
+            self._set_sysctl(name, value)
+
+        if plan.ruleset:
+            j.table = plan.table
+            j.save()
+            self._load_ruleset(self.uplinks)
+            firewalls.remove_leftovers(self.cfg.wifi_iface)  # rules a crash left before it journaled them
+            self.firewall.apply_planned(plan.firewall, plan.firewall_notes)
+
+        if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
+            self._start_child(self.specs["dnsmasq"])
+
+    def _replan_remedies(self) -> None:
+        """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
+        self.firewall.reconcile("uplinks changed")
+
+    def _fastpath_devices(self, snap: Snapshot) -> tuple[str, ...]:
+        """A flowtable may only name devices that exist (ppp0 comes and goes)."""
+        if self.fastpath is False:
+            return ()
+        return tuple(d for d in (self.cfg.wifi_iface, *self.uplinks) if snap.link(d) is not None)
+
+    def _load_ruleset(self, uplinks: tuple[str, ...], snap: Snapshot | None = None) -> None:
+        """Load (or replace) our table: with the flowtable fast path where
+        the kernel has it, without it where it has not."""
+        same = uplinks == self.plan.uplinks
+        devices = self._fastpath_devices(snap or rtnl.snapshot())
+        if devices:
+            try:
+                nft.load(self.plan.ruleset if same and devices == self.plan.fastpath_devices
+                         else ruleset.nft_ruleset(self.plan, uplinks, fastpath=devices))
+                self.fastpath, self.fastpath_devices = True, devices
+                return
+            except nft.NftError as e:
+                log.info("no flowtable fast path (%s): forwarding takes the normal path", e)
+                self.fastpath = False
+        nft.load(self.plan.ruleset_fallback if same else ruleset.nft_ruleset(self.plan, uplinks))
+        self.fastpath_devices = ()
+
+    def _configure_link(self) -> None:
+        j, iface, plan = self.journal, self.cfg.wifi_iface, self.plan
+        if not j.released:
+            j.released = guard.release(iface)
+            j.save()
+        if plan.orig_mac:
+            j.orig_mac = plan.orig_mac
+        br = plan.bridge_plan
+        if br is not None and not j.bridge:
+            j.bridge, j.uplink = br.name, br.uplink
+            j.moved_addresses = list(br.moved_addresses)
+            j.moved_routes = [{"dst": dst, "gateway": gw, "metric": metric} for dst, gw, metric in br.moved_routes]
+        for op in plan.link_ops:
+            if isinstance(op, AddrAdd) and op.ifname == iface and op.address not in j.addresses:
+                j.addresses.append(op.address)
+        j.save()
+        netcfg.run([op.to_dict() for op in plan.link_ops])
+        if br is None:
+            self._evict_foreign(rtnl.snapshot())
+
+    def _evict_foreign(self, snap: Snapshot) -> None:
+        """Remove addresses and routes another program put on the hotspot
+        interface (dhcpcd's IPv4LL 169.254.x.x): they would answer ARP
+        for the wrong subnet and can steal the board's default route."""
+        addrs, routes = guard.foreign_state(snap, self.cfg.wifi_iface, self.plan.gateway)
+        if not addrs and not routes:
+            return
+        iface = self.cfg.wifi_iface
+        log.warning("removing what another program put on %s: %s", iface,
+                    ", ".join(addrs + [f"route {r.dst}" for r in routes]))
+        ops: list[netcfg.Op] = [{"op": "addr_del", "ifname": iface, "address": a, "missing_ok": True}
+                                for a in addrs]
+        ops += [{"op": "route_del", "ifname": iface, "dst": str(r.dst), "scope": r.scope, "metric": r.metric,
+                 "missing_ok": True} for r in routes]
+        try:
+            netcfg.run(ops)
+        except netcfg.NetcfgError as e:
+            log.error("cannot clean %s: %s", iface, e)
+
+    def _set_sysctl(self, name: str, value: str) -> None:
+        old = sysctl.read(name)
+        if old is None or old == value:
+            return
+        self.journal.sysctls.setdefault(name, old)
+        self.journal.save()
+        sysctl.write(name, value)
+
+    def _setup_loop(self) -> None:
+        self._setup_signals()
+        groups = rtnl.RTMGRP_LINK | rtnl.RTMGRP_IPV4_IFADDR | rtnl.RTMGRP_IPV4_ROUTE
+        self.rtnl = rtnl.RtnlSocket(groups)
+        self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
+        self._remember_uplink_addresses(rtnl.snapshot())
+        if self.plan.ruleset:                   # NAT: follow the other firewalls
+            self.firewall.open(self.sel)
+
+    # -- following the network ----------------------------------------------
+
+    def _on_rtnl(self) -> None:
+        assert self.rtnl
+        if not self.rtnl.drain_events():
+            return
+        snap = rtnl.snapshot()
+        self._follow_ap_link(snap)
+        if self.ap_present and not self.plan.bridge:
+            self._evict_foreign(snap)
+        if self.cfg.share_method == "nat":
+            self._follow_uplinks(snap)
+        hit = [] if self.plan.bridge else collisions(self.plan.subnet, snap, self.cfg.wifi_iface)
+        if hit:
+            log.error("the hotspot subnet %s now overlaps the %s: clients may lose the uplink; "
+                      "restart hotshare to pick a free subnet", self.plan.subnet, hit[0])
+
+    def _follow_ap_link(self, snap: Snapshot) -> None:
+        present = snap.link(self.cfg.wifi_iface) is not None
+        if present == self.ap_present:
+            return
+        self.ap_present = present
+        if not present:
+            log.error("%s disappeared; waiting for it to come back", self.cfg.wifi_iface)
+            self._stop_children()
+            return
+        log.info("%s is back; restoring the hotspot", self.cfg.wifi_iface)
+        try:
+            self._configure_link()
+            for name, value in self.plan.sysctls.items():
+                if name.startswith(f"net/ipv4/conf/{self.cfg.wifi_iface}/"):
+                    self._set_sysctl(name, value)
+        except (netcfg.NetcfgError, StartError, OSError) as e:
+            log.error("cannot restore %s: %s", self.cfg.wifi_iface, e)
+        for child in self.children.values():
+            child.restart_at = time.monotonic()
+
+    def _remember_uplink_addresses(self, snap: Snapshot) -> None:
+        for name in self.uplinks:
+            addrs = snap.addresses_of(name)
+            if addrs:
+                self.uplink_addr[name] = str(addrs[0].ip)
+
+    def _follow_uplinks(self, snap: Snapshot) -> None:
+        uplinks, best = current_uplinks(self.cfg, snap)
+        if uplinks != self.uplinks or self._fastpath_devices(snap) != self.fastpath_devices:
+            self.uplinks = uplinks
+            try:
+                self._load_ruleset(uplinks, snap)
+                self._replan_remedies()
+            except (nft.NftError, OSError, RuntimeError) as e:
+                log.error("cannot update the ruleset: %s", e)
+            log.info("uplinks now: %s", ", ".join(uplinks) or "none")
+        for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
+            if snap.link(name.split("/")[3]) is not None:
+                self._set_sysctl(name, value)
+        self._forget_gone_addresses(snap)
+        if best != self.best_uplink:
+            old = self.best_uplink
+            self.best_uplink = best
+            self.journal.extra["uplink"] = best or ""
+            self.journal.save()
+            log.info("uplink changed: %s -> %s", old or "none", best or "none")
+            if old and old in self.uplink_addr:
+                self._flush_nat(self.uplink_addr[old])
+        self._remember_uplink_addresses(snap)
+        dnsmasq = self.children.get("dnsmasq")
+        self.dns.follow(best, dnsmasq.pid if dnsmasq and dnsmasq.running else 0)
+
+    def _forget_gone_addresses(self, snap: Snapshot) -> None:
+        """A redial gives the uplink a new address (or the link goes with
+        it): connections masqueraded to the old address can never get a
+        reply; they are flushed so clients' retries go out with the new one
+        (masquerade picks the address at each new connection)."""
+        for name, old in list(self.uplink_addr.items()):
+            if old not in (str(a.ip) for a in snap.addresses_of(name)):
+                log.info("%s lost its address %s", name, old)
+                del self.uplink_addr[name]
+                self._flush_nat(old)
+
+    def _flush_nat(self, nat_address: str) -> None:
+        """Connections masqueraded to the old uplink's address cannot
+        survive it; delete them so clients' retries open new ones at once."""
+        try:
+            from ..netlink import ctnetlink as conntrack
+            n = conntrack.flush_nat_via(self.plan.subnet, nat_address)
+            log.info("flushed %d connection(s) that left through %s", n, nat_address)
+        except (ImportError, AttributeError):
+            log.debug("conntrack flush not available")
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                log.warning("cannot flush stale connections: %s", e)
+
+    # -- stop ----------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.stopping = True
+        self._teardown()
+        log.info("hotspot on %s stopped; everything it changed is restored", self.cfg.wifi_iface)
+
+    def _teardown(self) -> None:
+        self._stop_children()
+        problems = undo(self.journal, self.paths.child_marker)
+        for problem in problems:
+            log.error("cleanup: %s", problem)
+        if not problems:
+            fsutil.remove(self.paths.state)
+        for f in self.plan.files:
+            fsutil.remove(f.path)
+        fsutil.remove(os.path.join(self.paths.workdir, "dnsmasq.pid"))
+        try:
+            os.rmdir(self.paths.workdir)    # only once empty (hostapd's socket went with it)
+        except OSError:
+            pass
+        fsutil.remove(self.paths.pidfile)
+        self.firewall.close(self.sel)
+        fsutil.remove(self.paths.dnsmasq_resolv)
+        if self.rtnl:
+            self.rtnl.close()
+            self.rtnl = None
+
+
+

@@ -1,0 +1,91 @@
+"""Undo what a journal lists, in reverse order.
+
+Safe to run twice: on stop, on a failed start, and at the next start after a
+crash (even SIGKILL, or a power cut of the service alone).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+
+from ..system import firewalls, nft, sysctl
+from ..system import links as netcfg
+from ..system import managers as guard
+from ..system.host import cmdline_has
+from .journal import Journal
+
+log = logging.getLogger("hotshare")
+
+
+def stop_children(children: dict[str, int], marker: str, timeout: float = 3.0) -> None:
+    alive = [pid for pid in children.values() if pid and cmdline_has(pid, marker)]
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + timeout
+    for pid in alive:
+        while cmdline_has(pid, marker) and time.monotonic() < deadline:
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                    break
+            except ChildProcessError:  # not our child: a dead instance's orphan
+                pass
+            time.sleep(0.02)
+        if cmdline_has(pid, marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def undo(j: Journal, marker: str) -> list[str]:
+    """Reverse everything the journal lists; return what failed (best effort:
+    one failure must not leave the rest behind)."""
+    problems: list[str] = []
+    stop_children(j.children, marker)
+    j.children.clear()
+    for record in reversed(j.firewall):
+        try:
+            firewalls.undo(record)
+        except (OSError, RuntimeError, ValueError) as e:
+            problems.append(f"firewall: {e}")
+    if j.firewall or j.table:  # also finds our rules when a crash beat the journal
+        try:
+            firewalls.remove_leftovers(j.iface)
+        except (OSError, RuntimeError, ValueError) as e:
+            problems.append(f"firewall: {e}")
+    j.firewall = []
+    if j.table:
+        try:
+            nft.delete_table(j.table)
+        except nft.NftError as e:
+            problems.append(str(e))
+    ops: list[netcfg.Op] = [{"op": "addr_del", "ifname": j.iface, "address": a, "missing_ok": True}
+                            for a in j.addresses]
+    if j.orig_mac:
+        ops.append({"op": "set_mac", "ifname": j.iface, "mac": j.orig_mac, "missing_ok": True})
+    if j.link_was_down:
+        ops.append({"op": "link_down", "ifname": j.iface, "missing_ok": True})
+    if j.bridge:  # deleting the bridge frees its ports; then the uplink gets its own back
+        ops.append({"op": "link_del", "ifname": j.bridge, "missing_ok": True})
+        ops += [{"op": "addr_add", "ifname": j.uplink, "address": a, "missing_ok": True} for a in j.moved_addresses]
+        ops += [{"op": "route_add", "ifname": j.uplink, "missing_ok": True, **r} for r in j.moved_routes]
+    try:
+        netcfg.run(ops)
+    except netcfg.NetcfgError as e:
+        problems.append(str(e))
+    for name, value in j.sysctls.items():
+        try:
+            sysctl.write(name, value)
+        except OSError as e:
+            if not isinstance(e, FileNotFoundError):  # the interface is gone: nothing to restore
+                problems.append(f"sysctl {name}: {e.strerror}")
+    guard.give_back(j.iface, j.released)
+    j.released = []
+    return problems
