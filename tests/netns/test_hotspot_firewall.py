@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from board import PPP0, Board
-from lab.netns import Netns
 from lab.proc import Daemon
+from lab.tcp import LISTENER, connect_from
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "firewall"
 
@@ -58,39 +58,13 @@ def test_firewall_insert_makes_it_pass_and_stop_restores_the_table(board: Board)
     assert board.board.run(["nft", "list", "table", "inet", "filter"]).stdout == before
 
 
-# A TCP listener that answers "phone" to whoever connects.
-LISTENER = r"""
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(8)
-print("READY", flush=True)
-while True:
-    c, _ = s.accept(); c.sendall(b"phone"); c.close()
-"""
-
-# "open <what the server said>", or "closed <why connect() failed>"
-CONNECT = r"""
-import socket, sys
-try:
-    c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
-except OSError as e:
-    print("closed", type(e).__name__); sys.exit()
-try:
-    print("open", c.recv(16).decode())
-except OSError as e:
-    print("open", type(e).__name__)
-"""
-
-
-def connect_from(ns: Netns, addr: str, port: int, timeout: float = 2.0) -> str:
-    return ns.run([sys.executable, "-c", CONNECT, addr, str(port), str(timeout)], timeout=timeout + 10).stdout.strip()
-
 
 def test_the_internet_cannot_open_a_connection_to_a_client(board: Board) -> None:
     board.up()
     lease = board.dhcp()
     phone_ip = lease["ip"]
-    board.daemons.append(Daemon("phone-listener", [sys.executable, "-c", LISTENER, "8080"], netns=board.phone.name,
+    board.daemons.append(Daemon("phone-listener", [sys.executable, "-c", LISTENER, "8080", "phone"],
+                                netns=board.phone.name,
                                 log=board.log("hs-phone", "listener"), ready_line="READY"))
     inet = board.internets["ppp0"]
     # a host on the uplink side that knows the hotspot's subnet is behind the board
