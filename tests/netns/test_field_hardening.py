@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from board import PPP0, Board
 from lab.netns import Netns, add_veth
 from lab.proc import Daemon, wait_until
@@ -69,7 +71,8 @@ def test_the_lease_file_is_root_only(board: Board) -> None:
 
 
 def test_without_syslog_the_daemon_logs_to_a_file_and_says_where(board: Board) -> None:
-    assert not Path("/dev/log").exists(), "this machine has a syslog: nothing to fall back from"
+    if Path("/dev/log").exists():
+        pytest.skip("this machine has a syslog (/dev/log): there is nothing to fall back from")
     proc = board.hotshare("up", "--daemon", "--dns-server", PPP0.gateway, "lan0", "ppp0")
     log = board.rundir / "lan0.log"
     assert proc.stderr.strip() == f"hotshare: no syslog (/dev/log): the daemon logs to {log}"

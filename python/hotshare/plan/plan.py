@@ -12,6 +12,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..coexist.analysis import Action
 from ..config import HotspotConfig
 from .ops import LinkOp
 from .paths import Paths
@@ -75,7 +76,7 @@ class Plan:
     ruleset: str = ""                   # our table, with the flowtable fast path if any
     ruleset_fallback: str = ""          # the same without it (kernels without flowtables)
     fastpath_devices: tuple[str, ...] = ()
-    firewall: tuple[Any, ...] = ()      # coexist.analysis.Action: remedies in other firewalls
+    firewall: tuple[Action, ...] = ()   # remedies in other firewalls
     firewall_notes: tuple[str, ...] = ()
 
     @property

@@ -88,14 +88,6 @@ def _message(op: Op) -> Request | None:
     raise NetcfgError(f"unknown operation {kind}")
 
 
-def get_mac(ifname: str) -> str:
-    try:
-        with open(f"/sys/class/net/{ifname}/address") as f:
-            return f.read().strip()
-    except OSError as e:
-        raise NetcfgError(f"{ifname}: {e.strerror}") from None
-
-
 def run(ops: list[Op]) -> list[Any]:
     """Apply ``ops`` in order; stop at the first failure with NetcfgError,
     except where an op says ``missing_ok`` and the system is already so."""
@@ -105,9 +97,6 @@ def run(ops: list[Op]) -> list[Any]:
     sock = RtnlSocket()
     try:
         for op in ops:
-            if op["op"] == "get_mac":
-                results.append(get_mac(op["ifname"]))
-                continue
             try:
                 msg = _message(op)
                 if msg is not None:
