@@ -31,6 +31,14 @@ table inet modem {
 }
 """
 
+# The data session is gone: nothing is forwarded or answered (DNS at the gateway included).
+DEAD_SESSION = """
+table inet dead {
+	chain input { type filter hook input priority -10; policy drop; }
+	chain forward { type filter hook forward priority -10; policy drop; }
+}
+"""
+
 
 class Modem:
     """The modem namespace of one uplink: ``mtu`` on the board's side."""
@@ -48,6 +56,16 @@ class Modem:
             inet.ip("route", "add", net, "via", CORE_MODEM)
         ns.run(["nft", "-f", "-"], input=BLACK_HOLE)
         return ns
+
+    def data(self, on: bool) -> None:
+        """The data session dies (``on`` False) or comes back: the carrier
+        drops every packet it should route or answer, while the board's
+        link, its address and its route all stay up (what pppd's LCP echo
+        to the modem cannot see)."""
+        if on:
+            self.ns.run(["nft", "delete", "table", "inet", "dead"], check=False)
+        else:
+            self.ns.run(["nft", "-f", "-"], input=DEAD_SESSION)
 
     def attach(self, board: Netns, board_if: str, modem_if: str) -> None:
         """The board's link (made by the caller, in this namespace at the far end) gets the modem's MTU."""

@@ -114,6 +114,8 @@ def dispatch(ns: argparse.Namespace) -> int:
                   f"gateway {info.get('gateway')}"
                   + (f", AP {ap.get('state')} on channel {ap.get('channel')}, {ap.get('num_sta')} station(s)"
                      if ap else ""))
+            for name, h in (info.get("uplinks") or {}).items():  # type: ignore[attr-defined]
+                print(f"  uplink {name}: {h.get('health')} ({h.get('reason')})")
         else:
             print(f"{iface}: not running" + (" (leftovers from a crash: `hotshare down` cleans them)"
                                              if info.get("stale") else ""))

@@ -6,6 +6,8 @@ import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 
+from .health import HealthConfig
+
 # pppd's usepeerdns writes /etc/ppp/resolv.conf (some distributions patch it to
 # /var/run/ppp/resolv.conf); /etc/resolv.conf's "nameserver IP # IFACE" lines
 # (Buildroot's udhcpc script) are tied to IFACE, its other lines to no uplink.
@@ -55,6 +57,7 @@ class HotspotConfig:
     max_client_connections: int = 1000     # new connections beyond this many per client are dropped
     block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
     max_stations: int = 0                  # hostapd's max_num_sta; 0: hostapd's default
+    health: HealthConfig = field(default_factory=HealthConfig)  # HEALTH_*: config/health.py
 
     @property
     def band_channel(self) -> int:
@@ -66,6 +69,9 @@ class HotspotConfig:
         """The configuration as data, with the secret masked (for status, logs)."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["passphrase"] = "********" if self.passphrase else ""
+        h = self.health
+        out["health"] = {**dataclasses.asdict(h), "targets": [f"{ip}:{port}" if port else str(ip)
+                                                              for ip, port in h.targets]}
         return {k: (str(v) if isinstance(v, ipaddress.IPv4Address) else
                     ["@".join(str(y) for y in x if y) if isinstance(x, tuple) else str(x) for x in v]
                     if isinstance(v, tuple) else v)

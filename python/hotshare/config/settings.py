@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Callable
 
 from ..errors import ConfigError
+from .health import health_from_mapping
 from .keys import KNOWN_KEYS
 from .model import LINK_DNS_FILES_TEXT, HotspotConfig
 from .values import (
@@ -172,6 +173,7 @@ def from_mapping(raw: Mapping[str, str],
                                      16, 1 << 20),
         block_private_uplink=boolean("BLOCK_PRIVATE_UPLINK", get("BLOCK_PRIVATE_UPLINK")),
         max_stations=count("MAX_STATIONS", get("MAX_STATIONS"), 1, 2007) if get("MAX_STATIONS") else 0,
+        health=health_from_mapping(get),
     )
 
 

@@ -22,6 +22,10 @@ from ..plan.model import RT_TABLE_MAIN as RT_TABLE_MAIN
 # --- linux/netlink.h -------------------------------------------------------
 NETLINK_ROUTE = 0
 NETLINK_NETFILTER = 12
+# setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP / NETLINK_DROP_MEMBERSHIP, group)
+SOL_NETLINK = 270
+NETLINK_ADD_MEMBERSHIP = 1
+NETLINK_DROP_MEMBERSHIP = 2
 
 NLM_F_REQUEST = 0x1
 NLM_F_MULTI = 0x2
@@ -115,6 +119,8 @@ IF_OPER_UP = 6
 
 # --- linux/netfilter/nfnetlink.h -------------------------------------------
 # enum nfnetlink_groups
+NFNLGRP_CONNTRACK_NEW = 1
+NFNLGRP_CONNTRACK_UPDATE = 2
 NFNLGRP_NFTABLES = 7
 # subsystems: the high byte of nlmsg_type (NFNL_SUBSYS_ID), the message the low one
 NFNL_SUBSYS_CTNETLINK = 1

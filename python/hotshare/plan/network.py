@@ -59,23 +59,25 @@ def dhcp_range(gw: ipaddress.IPv4Interface) -> tuple[ipaddress.IPv4Address, ipad
     return ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
 
 
-def current_uplinks(cfg: HotspotConfig, snap: Snapshot) -> tuple[tuple[str, ...], str | None]:
+def current_uplinks(cfg: HotspotConfig, snap: Snapshot,
+                    dead: frozenset[str] = frozenset()) -> tuple[tuple[str, ...], str | None]:
     """The NAT-able uplinks and, of those, the one the best default route uses.
 
     With INTERNET_IFACE unset, every interface carrying a default route is an
     uplink. With a list, only those; the kernel's route metrics pick among
-    them, and hotshare follows as routes come and go."""
+    them, and hotshare follows as routes come and go. An uplink in ``dead``
+    (its link is up but its data is not: HEALTH_CHECK) is passed over as if
+    its route had gone, unless every uplink is dead (nothing better then)."""
     # A kernel name hotshare would not accept in its configuration never
     # reaches the ruleset either (the kernel allows any byte but / and space).
     defaults = [r for r in snap.default_routes()
                 if r.ifname != cfg.wifi_iface and IFNAME_RE.match(r.ifname)
                 and (lk := snap.link(r.ifname)) is not None and lk.up]
     if cfg.uplinks:
-        allowed = cfg.uplinks
-        best = next((r.ifname for r in defaults if r.ifname in allowed), None)
-        return allowed, best
+        defaults = [r for r in defaults if r.ifname in cfg.uplinks]
     names = tuple(dict.fromkeys(r.ifname for r in defaults))
-    return names, (names[0] if names else None)
+    alive = [n for n in names if n not in dead] or names
+    return (cfg.uplinks or names), (alive[0] if alive else None)
 
 
 # Per-connection byte counters, for `hotshare clients` (per network namespace).

@@ -29,8 +29,10 @@ from ..system import files as fsutil
 from ..system import firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
+from . import steer
 from .dnsfollow import DnsFollower
 from .firewall_watch import FirewallWatch
+from .health_watch import HealthWatch
 from .journal import Journal
 from .supervisor import Supervisor
 from .undo import undo
@@ -58,6 +60,9 @@ class Hotspot(Supervisor):
         self.fastpath_devices: tuple[str, ...] = ()
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
+        # HEALTH_CHECK: an uplink that is up but whose data is dead counts as gone
+        self.health = (HealthWatch(cfg.health, self.sel, self.call_at, self.cancel, lambda: self.uplink_addr,
+                                   self._on_health) if cfg.health.enabled and cfg.share_method == "nat" else None)
 
     # -- start ---------------------------------------------------------------
 
@@ -208,6 +213,8 @@ class Hotspot(Supervisor):
         self._remember_uplink_addresses(rtnl.snapshot())
         if self.plan.ruleset:                   # NAT: follow the other firewalls
             self.firewall.open(self.sel)
+        if self.health:
+            self.health.open(self.uplinks)
 
     # -- following the network ----------------------------------------------
 
@@ -252,8 +259,18 @@ class Hotspot(Supervisor):
             if addrs:
                 self.uplink_addr[name] = str(addrs[0].ip)
 
+    def _on_health(self, failover: bool) -> None:
+        """A probe round ended (status shows it); if an uplink's data died or
+        came back, the failover follows, as for a link that went or came."""
+        if self.health:
+            self.journal.health = self.health.report()
+            self.journal.save()
+        if failover:
+            self._follow_uplinks(rtnl.snapshot())
+
     def _follow_uplinks(self, snap: Snapshot) -> None:
-        uplinks, best = current_uplinks(self.cfg, snap)
+        dead = self.health.dead() if self.health else frozenset()
+        uplinks, best = current_uplinks(self.cfg, snap, dead)
         if uplinks != self.uplinks or self._fastpath_devices(snap) != self.fastpath_devices:
             self.uplinks = uplinks
             try:
@@ -262,6 +279,10 @@ class Hotspot(Supervisor):
             except (nft.NftError, OSError, RuntimeError) as e:
                 log.error("cannot update the ruleset: %s", e)
             log.info("uplinks now: %s", ", ".join(uplinks) or "none")
+            if self.health:
+                self.health.track(uplinks)
+        if self.health:
+            steer.apply(self.journal, steer.wanted(snap, best, current_uplinks(self.cfg, snap)[1]))
         for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
             if snap.link(name.split("/")[3]) is not None:
                 self._set_sysctl(name, value)
@@ -325,6 +346,8 @@ class Hotspot(Supervisor):
             pass
         fsutil.remove(self.paths.pidfile)
         self.firewall.close(self.sel)
+        if self.health:
+            self.health.close()
         fsutil.remove(self.paths.dnsmasq_resolv)
         if self.rtnl:
             self.rtnl.close()

@@ -65,6 +65,8 @@ def status_of(iface: str) -> dict[str, object]:
     info: dict[str, object] = {"iface": iface, "running": running, "pid": pid or None}
     if j and running:
         info.update(j.extra)
+        if j.health:
+            info["uplinks"] = j.health      # HEALTH_CHECK: each uplink's health, last probe, reason
         info["children"] = {name: cpid for name, cpid in j.children.items() if alive(cpid)}
         try:
             ctrl = HostapdCtrl(p.hostapd_ctrl, iface)

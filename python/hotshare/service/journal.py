@@ -37,10 +37,12 @@ class Journal:
     uplink: str = ""                                         # the uplink joined to it
     moved_addresses: list[str] = field(default_factory=list)  # the uplink's, moved to the bridge
     moved_routes: list[dict[str, object]] = field(default_factory=list)
+    steer_routes: list[dict[str, object]] = field(default_factory=list)  # off a dead uplink (service.steer)
     link_was_down: bool = False
     orig_mac: str = ""
     extra: dict[str, str] = field(default_factory=dict)      # public facts for status
     plan: dict[str, object] = field(default_factory=dict)   # the whole plan (secrets masked), as --dry-run prints it
+    health: dict[str, dict[str, object]] = field(default_factory=dict)  # per uplink, for status (HEALTH_CHECK)
     path: str = field(default="", repr=False)
 
     def save(self) -> None:
@@ -100,6 +102,12 @@ def check(j: Journal, iface: str) -> None:
         ipaddress.IPv4Interface(cidr)
     for r in j.moved_routes:
         ipaddress.IPv4Network(str(r["dst"]))
+        need(isinstance(r.get("metric", 0), int), "a bad route metric")
+        if r.get("gateway") not in (None, "None"):
+            ipaddress.IPv4Address(str(r["gateway"]))
+    for r in j.steer_routes:
+        need(str(r.get("dst")) in ("0.0.0.0/1", "128.0.0.0/1") and IFNAME_RE.match(str(r.get("ifname"))),
+             "a route hotshare does not add")
         need(isinstance(r.get("metric", 0), int), "a bad route metric")
         if r.get("gateway") not in (None, "None"):
             ipaddress.IPv4Address(str(r["gateway"]))

@@ -72,12 +72,14 @@ def undo(j: Journal, marker: str) -> list[str]:
         ops.append({"op": "set_mac", "ifname": j.iface, "mac": j.orig_mac, "missing_ok": True})
     if j.link_was_down:
         ops.append({"op": "link_down", "ifname": j.iface, "missing_ok": True})
+    ops += [{"op": "route_del", "missing_ok": True, **r} for r in j.steer_routes]  # service.steer's
     if j.bridge:  # deleting the bridge frees its ports; then the uplink gets its own back
         ops.append({"op": "link_del", "ifname": j.bridge, "missing_ok": True})
         ops += [{"op": "addr_add", "ifname": j.uplink, "address": a, "missing_ok": True} for a in j.moved_addresses]
         ops += [{"op": "route_add", "ifname": j.uplink, "missing_ok": True, **r} for r in j.moved_routes]
     try:
         netcfg.run(ops)
+        j.steer_routes = []
     except netcfg.NetcfgError as e:
         problems.append(str(e))
     for name, value in j.sysctls.items():

@@ -1,0 +1,111 @@
+"""Up but dead: ppp0's data session dies while its link, address and route
+stay up (the carrier drops everything in the modem namespace). With
+HEALTH_CHECK on, hotshare declares it dead, the phone's new connections
+leave by usb0 (as the web server sees them), ``status --json`` says why,
+and ppp0 comes back after its up count once data flows again. Replies that
+conntrack already sees spare the probes: with traffic flowing none is sent
+(counted at the target)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from board import USB0, WEB, Board, Uplink
+from conftest import _skip_reason
+from lab.proc import wait_until
+
+# ppp0 through a modem namespace (lab/cellular.py), usb0 a tethered phone's link
+CELLULAR = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hs-inet", "isp0", path_mtu=1400)
+DETECT_LIMIT = 15.0     # the issue's target with traffic flowing and the default settings
+# Counts the echo requests that reach the target through ppp0's internet.
+PROBE_COUNTER = """
+table inet probes {
+	counter echo { }
+	chain input { type filter hook input priority -10; policy accept; icmp type echo-request counter name echo; }
+}
+"""
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Board]:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    b = Board(tmp_path, uplinks=(CELLULAR, USB0)).start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def up_with_health(b: Board, tmp_path: Path, **keys: str) -> None:
+    conf = tmp_path / "hotshare.conf"
+    settings = {"HEALTH_CHECK": "1", "HEALTH_TARGETS": WEB, **keys}
+    conf.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    b.hotshare("up", "--daemon", "--config", str(conf), "--dns-server", CELLULAR.gateway, "lan0")
+
+
+def health(b: Board, uplink: str) -> dict[str, object]:
+    return dict((b.status().get("uplinks") or {}).get(uplink) or {})  # type: ignore[attr-defined]
+
+
+def echo_requests(b: Board) -> int:
+    out = b.internets["ppp0"].run(["nft", "list", "counter", "inet", "probes", "echo"]).stdout
+    return int(re.search(r"packets (\d+)", out).group(1))  # type: ignore[union-attr]
+
+
+def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_path: Path) -> None:
+    up_with_health(lab, tmp_path)
+    lab.dhcp()
+    assert lab.fetch() == CELLULAR.board_ip
+    wait_until(lambda: health(lab, "ppp0").get("health") == "alive", 10, interval=0.2, what="ppp0 alive")
+
+    lab.modems["ppp0"].data(False)                  # the session dies; link, address, route stay
+    t0 = time.monotonic()
+    took = lab.wait_fetch(USB0.board_ip, timeout=30)  # the phone keeps trying: traffic flows
+    h = health(lab, "ppp0")
+    assert h["health"] == "dead" and "probe rounds in a row" in str(h["reason"]), h
+    assert took < DETECT_LIMIT, f"detection and failover took {took:.1f} s"
+    print(f"detection and failover: {took:.1f} s")
+    routes = lab.board.ip("route", "show")
+    assert "default via 10.64.0.1 dev ppp0" in routes            # nothing of the link was touched
+    assert "0.0.0.0/1 via 192.168.43.1 dev usb0" in routes
+    out = lab.board.run(["conntrack", "-L", "-f", "ipv4", "--reply-dst", CELLULAR.board_ip], check=False).stdout
+    assert "192.168.12." not in out                 # the phone's flows pinned to ppp0 were flushed
+
+    lab.modems["ppp0"].data(True)
+    t1 = time.monotonic()
+    wait_until(lambda: health(lab, "ppp0").get("health") == "alive", 30, interval=0.2, what="ppp0 back")
+    back = time.monotonic() - t1
+    print(f"back after {back:.1f} s")
+    assert back >= 2 * 3, f"back after {back:.1f} s: before its up count of 3 good rounds"
+    lab.wait_fetch(CELLULAR.board_ip, timeout=5)
+    assert "0.0.0.0/1" not in lab.board.ip("route", "show")
+    assert "uplink ppp0: alive" in lab.hotshare("status", "lan0").stdout
+    del t0
+
+    lab.modems["ppp0"].data(False)
+    lab.wait_fetch(USB0.board_ip, timeout=30)
+    wait_until(lambda: "0.0.0.0/1" in lab.board.ip("route", "show"), 5, interval=0.1, what="steering")
+    lab.hotshare("down", "lan0")                    # stop undoes the steering
+    assert "0.0.0.0/1" not in lab.board.ip("route", "show")
+
+
+def test_replies_seen_spare_the_probes_while_traffic_flows(lab: Board, tmp_path: Path) -> None:
+    lab.internets["ppp0"].run(["nft", "-f", "-"], input=PROBE_COUNTER)
+    up_with_health(lab, tmp_path, HEALTH_IDLE="5")
+    lab.dhcp()
+    wait_until(lambda: health(lab, "ppp0").get("health") == "alive", 10, interval=0.2, what="ppp0 alive")
+    before = echo_requests(lab)
+    deadline = time.monotonic() + 12             # more than two idle periods
+    while time.monotonic() < deadline:
+        assert lab.fetch(timeout=2) == CELLULAR.board_ip
+        time.sleep(0.5)
+    assert echo_requests(lab) == before          # the replies conntrack saw were the evidence
+    time.sleep(6)                                # idle now: one probe proves the link
+    assert echo_requests(lab) - before == 1
