@@ -202,6 +202,11 @@ class Bench:
 
     # -- the guest ---------------------------------------------------------------------
 
+    def uplink_health(self) -> None:
+        """HEALTH_CHECK on a 4G ppp0 that dies while its link stays up (bench/health_bench.py)."""
+        import health_bench
+        self.data["host"]["health"] = health_bench.measure(self.tmp, CELLULAR, USB0, self.args.idle)
+
     def run_lab_module(self) -> ModuleType:
         """tests/qemu/run-lab, for its kernel and virtme-ng look-ups."""
         loader = importlib.machinery.SourceFileLoader("run_lab", str(REPO / "tests" / "qemu" / "run-lab"))
@@ -337,6 +342,7 @@ class Bench:
         self.step("board stop", self.stop_board)
         if not a.no_host:
             self.step("pmtu black hole", self.pmtu_black_hole)
+            self.step("uplink health", self.uplink_health)
         if not a.no_accounting:
             self.step("accounting", self.accounting)
         self.data["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
@@ -451,6 +457,28 @@ def report(data: dict[str, Any], create_ap: str | None) -> int:
         + n(hs_runs, data["runs"]["host"]),
         cap_txt, "n/a", "completes; create_ap's stalls",
         None if hs_pm is None or not cap else bool(cap[0] is None), hs_pm)
+    # up but dead (HEALTH_CHECK)
+    hb = h.get("health") or {}
+    dt, di, rec = hb.get("detect_traffic_s"), hb.get("detect_idle_s"), hb.get("recover_s")
+    row("up but dead: 4G data dies, link stays → a new connection leaves by usb0, with traffic (host)",
+        secs(dt), "n/a", "n/a", "< 15 s", None if dt is None else dt < 15.0, dt)
+    row("up but dead, idle: data dies with no traffic → status says dead (host)", secs(di), "n/a", "n/a",
+        "< 60 s", None if di is None else di < 60.0, di)
+    row("up but dead: data back → ppp0 alive again (up count 3, interval 3 s) (host)", secs(rec), "n/a", "n/a",
+        "n/a", None, rec, required=False)
+    idle_fig, busy = hb.get("idle") or {}, hb.get("traffic") or {}
+    per_day = idle_fig.get("probe_bytes_per_day")
+    row("probe traffic on an idle healthy uplink, per day (host)", num(per_day and per_day / 1e3, "kB", 1),
+        "n/a", "n/a", "< 100 kB", None if per_day is None else per_day < 100e3, per_day)
+    cpu = idle_fig.get("cpu_ms_per_min")
+    row("idle CPU with health tracking on, per minute (host)",
+        num(cpu, "ms", 1) + f", {num(idle_fig.get('wakeups_per_min'), 'wake-ups', 0)}", "n/a", "n/a",
+        "< 10 ms", None if cpu is None else cpu < 10.0, cpu)
+    probes = busy.get("probes")
+    row("probes sent in 10 s of traffic with replies (passive evidence) (host)",
+        f"{probes}, {num(busy.get('cpu_ms_per_min'), 'ms', 1)} CPU/min, "
+        f"{num(busy.get('wakeups_per_min'), 'wake-ups', 0)}/min", "n/a", "n/a", "0 probes",
+        None if probes is None else probes == 0, probes)
     # heal
     heal = median(get(g, "heal", "heal_s") or [])
     row("heal: hostapd SIGKILLed → phone associated again (guest, TCG)", secs(heal) + n(get(g, "heal", "heal_s")),

@@ -8,7 +8,9 @@ conntrack already sees spare the probes: with traffic flowing none is sent
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -60,7 +62,8 @@ def echo_requests(b: Board) -> int:
 
 
 def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_path: Path) -> None:
-    up_with_health(lab, tmp_path)
+    redialled = tmp_path / "redialled"
+    up_with_health(lab, tmp_path, HEALTH_RECOVERY=f"/usr/bin/touch {redialled}", HEALTH_RECOVERY_AFTER="10")
     lab.dhcp()
     assert lab.fetch() == CELLULAR.board_ip
     wait_until(lambda: health(lab, "ppp0").get("health") == "alive", 10, interval=0.2, what="ppp0 alive")
@@ -77,6 +80,10 @@ def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_pa
     assert "0.0.0.0/1 via 192.168.43.1 dev usb0" in routes
     out = lab.board.run(["conntrack", "-L", "-f", "ipv4", "--reply-dst", CELLULAR.board_ip], check=False).stdout
     assert "192.168.12." not in out                 # the phone's flows pinned to ppp0 were flushed
+    # dead for HEALTH_RECOVERY_AFTER: the recovery command runs (once; logged)
+    wait_until(redialled.exists, 15, interval=0.2, what="the recovery command")
+    ran_after = redialled.stat().st_mtime - float(health(lab, "ppp0")["dead_since"])  # type: ignore[arg-type]
+    assert 9.5 <= ran_after < 14, ran_after
 
     lab.modems["ppp0"].data(True)
     t1 = time.monotonic()
@@ -91,8 +98,9 @@ def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_pa
 
     lab.modems["ppp0"].data(False)
     lab.wait_fetch(USB0.board_ip, timeout=30)
-    wait_until(lambda: "0.0.0.0/1" in lab.board.ip("route", "show"), 5, interval=0.1, what="steering")
-    lab.hotshare("down", "lan0")                    # stop undoes the steering
+    assert "0.0.0.0/1" in lab.board.ip("route", "show")
+    os.kill(lab.pid(), signal.SIGKILL)              # a crash: the next start or `down` undoes the steering
+    lab.hotshare("down", "lan0")
     assert "0.0.0.0/1" not in lab.board.ip("route", "show")
 
 

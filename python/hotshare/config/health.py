@@ -36,7 +36,7 @@ class HealthConfig:
     reliability: int = 1        # targets that must answer for a round to count as good
     down: int = 3               # bad rounds in a row: dead
     up: int = 3                 # good rounds in a row: alive again
-    idle: int = 60              # seconds without evidence before an idle probe
+    idle: int = 50              # seconds without evidence before an idle probe (50: < 100 kB a day, < 60 s)
     recovery: tuple[str, ...] = ()  # argv run after recovery_after seconds dead
     recovery_after: int = 300
 

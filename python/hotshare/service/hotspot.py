@@ -61,8 +61,10 @@ class Hotspot(Supervisor):
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
         # HEALTH_CHECK: an uplink that is up but whose data is dead counts as gone
-        self.health = (HealthWatch(cfg.health, self.sel, self.call_at, self.cancel, lambda: self.uplink_addr,
-                                   self._on_health) if cfg.health.enabled and cfg.share_method == "nat" else None)
+        self.health = None
+        if cfg.health.enabled and cfg.share_method == "nat":
+            self.health = HealthWatch(cfg.health, self.sel, self.call_at, self.cancel, lambda: self.uplink_addr,
+                                      self._on_health, lambda: self.best_uplink)
 
     # -- start ---------------------------------------------------------------
 
@@ -262,11 +264,15 @@ class Hotspot(Supervisor):
     def _on_health(self, failover: bool) -> None:
         """A probe round ended (status shows it); if an uplink's data died or
         came back, the failover follows, as for a link that went or came."""
+        # one journal write per loop turn, however many rounds ended in it
+        self.call_at("health-save", time.monotonic(), self._save_health)
+        if failover:
+            self._follow_uplinks(rtnl.snapshot())
+
+    def _save_health(self) -> None:
         if self.health:
             self.journal.health = self.health.report()
             self.journal.save()
-        if failover:
-            self._follow_uplinks(rtnl.snapshot())
 
     def _follow_uplinks(self, snap: Snapshot) -> None:
         dead = self.health.dead() if self.health else frozenset()
@@ -279,9 +285,8 @@ class Hotspot(Supervisor):
             except (nft.NftError, OSError, RuntimeError) as e:
                 log.error("cannot update the ruleset: %s", e)
             log.info("uplinks now: %s", ", ".join(uplinks) or "none")
-            if self.health:
-                self.health.track(uplinks)
         if self.health:
+            self.health.track(uplinks)      # and which of them is in use
             steer.apply(self.journal, steer.wanted(snap, best, current_uplinks(self.cfg, snap)[1]))
         for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
             if snap.link(name.split("/")[3]) is not None:
