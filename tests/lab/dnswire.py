@@ -22,6 +22,8 @@ _HEADER = struct.Struct("!HHHHHH")
 
 
 def encode_name(name: str) -> bytes:
+    if not name.rstrip("."):
+        return b"\0"                    # the root (a query for its NS: hotshare's DNS probe)
     out = b""
     for label in name.rstrip(".").split("."):
         raw = label.encode("idna") if label else b""

@@ -28,6 +28,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
 
     def do_GET(self) -> None:
+        if self.path == "/generate_204":     # a connectivity check's answer (hotshare's HEALTH_METHOD=http)
+            self.send_response(204)
+            self.end_headers()
+            return
         if self.path.startswith("/bytes/") and self.path[7:].isdigit():
             self._send_bytes(min(int(self.path[7:]), 64 << 20))
             return

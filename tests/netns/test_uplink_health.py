@@ -8,9 +8,11 @@ conntrack already sees spare the probes: with traffic flowing none is sent
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +72,9 @@ def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_pa
 
     lab.modems["ppp0"].data(False)                  # the session dies; link, address, route stay
     t0 = time.monotonic()
-    took = lab.wait_fetch(USB0.board_ip, timeout=30)  # the phone keeps trying: traffic flows
+    # the phone keeps trying (traffic flows), each try given 0.3 s so the figure is not a curl timeout's
+    wait_until(lambda: lab.fetch(timeout=0.3) == USB0.board_ip, 30, interval=0.05, what="a connection by usb0")
+    took = time.monotonic() - t0
     h = health(lab, "ppp0")
     assert h["health"] == "dead" and "probe rounds in a row" in str(h["reason"]), h
     assert took < DETECT_LIMIT, f"detection and failover took {took:.1f} s"
@@ -94,7 +98,6 @@ def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_pa
     lab.wait_fetch(CELLULAR.board_ip, timeout=5)
     assert "0.0.0.0/1" not in lab.board.ip("route", "show")
     assert "uplink ppp0: alive" in lab.hotshare("status", "lan0").stdout
-    del t0
 
     lab.modems["ppp0"].data(False)
     lab.wait_fetch(USB0.board_ip, timeout=30)
@@ -117,3 +120,46 @@ def test_replies_seen_spare_the_probes_while_traffic_flows(lab: Board, tmp_path:
     assert echo_requests(lab) == before          # the replies conntrack saw were the evidence
     time.sleep(6)                                # idle now: one probe proves the link
     assert echo_requests(lab) - before == 1
+
+
+# Each probe method from the board through one uplink, as the service runs them.
+PROBE = r"""
+import json, selectors, sys, time
+from ipaddress import IPv4Address
+from hotshare.system.probe import Probe
+out = {}
+for item in sys.argv[2:]:
+    method, ip, port = item.split(":")
+    try:
+        probe = Probe(sys.argv[1], method, IPv4Address(ip), int(port))
+    except OSError as e:
+        out[item] = f"error {e.errno}"
+        continue
+    sel = selectors.DefaultSelector()
+    sel.register(probe, selectors.EVENT_WRITE if probe.want_write else selectors.EVENT_READ)
+    got, deadline = None, time.monotonic() + 2
+    while got is None and time.monotonic() < deadline:
+        if sel.select(deadline - time.monotonic()):
+            writing = probe.want_write
+            got = probe.handle()
+            if got is None and writing and not probe.want_write:
+                sel.modify(probe, selectors.EVENT_READ)
+    out[item] = got
+    probe.close()
+print(json.dumps(out))
+"""
+METHODS = [f"icmp:{WEB}:0", f"dns:{CELLULAR.gateway}:53", f"tcp:{WEB}:80", f"tcp:{WEB}:81", f"http:{WEB}:80"]
+
+
+def probe(b: Board, uplink: str) -> dict[str, object]:
+    proc = b.board.run([sys.executable, "-c", PROBE, uplink, *METHODS], env=b.env(), timeout=30)
+    return dict(json.loads(proc.stdout))
+
+
+def test_every_probe_method_answers_through_a_live_uplink_and_not_through_a_dead_one(lab: Board) -> None:
+    # tcp:81: nothing listens; the RST proves the path. http: only a 204 counts.
+    assert probe(lab, "ppp0") == dict.fromkeys(METHODS, True)
+    lab.modems["ppp0"].data(False)
+    assert probe(lab, "ppp0") == dict.fromkeys(METHODS, None)     # nothing came back within the timeout
+    got = probe(lab, "usb0")           # bound to usb0: not ppp0's route, and usb0's DNS is not ppp0's
+    assert got[f"icmp:{WEB}:0"] is True and got[f"http:{WEB}:80"] is True and got[f"tcp:{WEB}:81"] is True
