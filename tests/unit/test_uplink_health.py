@@ -145,3 +145,14 @@ def test_every_health_key_is_checked_with_a_one_line_fix(keys: dict[str, str], k
         from_mapping({**BASE, **keys})
     text = str(e.value)
     assert key in text and hint in text and "\n" not in text, text
+
+
+def test_the_journal_undoes_only_steering_routes_hotshare_adds() -> None:
+    from hotshare.service.journal import Journal, check
+
+    ours = {"ifname": "usb0", "dst": "0.0.0.0/1", "gateway": "192.168.43.1", "metric": 300}
+    check(Journal(iface="wlan0", steer_routes=[ours, {**ours, "dst": "128.0.0.0/1"}]), "wlan0")
+    for bad in ({**ours, "dst": "10.0.0.0/8"}, {**ours, "ifname": "usb0;x"}, {**ours, "gateway": "nope"},
+                {**ours, "metric": "1"}):
+        with pytest.raises(ValueError):
+            check(Journal(iface="wlan0", steer_routes=[bad]), "wlan0")

@@ -12,8 +12,14 @@ Under load those events cost CPU (one message per connection and state
 change; a Cortex-A7 notices). So membership is dynamic: the caller joins
 the groups (NETLINK_ADD_MEMBERSHIP) only while it wants evidence, and drops
 them (NETLINK_DROP_MEMBERSHIP) once every uplink is proven alive; a socket
-with no membership costs nothing. Only the reply destination and the
-status of each message are decoded.
+with no membership costs nothing. Measured on the lab board: 10 s of a
+phone's browsing cost 7 wake-ups (41 a minute, 9 ms of CPU), an idle minute
+11 (2 ms), bench/health_bench.py.
+
+Why not nft's ``ct event set`` in hotshare's table to cut the event types:
+it marks the connections themselves, so every other listener (``conntrack
+-E``, a metering daemon following DESTROY events) would lose those events
+too; dropping our own membership saves the same work and touches nobody.
 """
 
 from __future__ import annotations

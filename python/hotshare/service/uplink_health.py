@@ -81,6 +81,8 @@ class UplinkHealth:
             return s.reason
         if s.suspect_since and now - s.suspect_since >= self.cfg.timeout and s.last_evidence < s.suspect_since:
             return f"no reply to traffic for {self.cfg.timeout} s"
+        if not s.last_evidence and not s.last_probe:
+            return "first check"
         if now - max(s.last_evidence, s.last_probe) >= self.cfg.idle:
             return f"idle for {self.cfg.idle} s"
         return ""
