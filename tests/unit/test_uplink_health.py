@@ -156,3 +156,15 @@ def test_the_journal_undoes_only_steering_routes_hotshare_adds() -> None:
                 {**ours, "metric": "1"}):
         with pytest.raises(ValueError):
             check(Journal(iface="wlan0", steer_routes=[bad]), "wlan0")
+
+
+def test_every_health_key_is_documented_in_the_readme() -> None:
+    from pathlib import Path
+
+    from hotshare.config import KNOWN_KEYS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    keys = [k for k in KNOWN_KEYS if k.startswith("HEALTH_")]
+    assert len(keys) == 11
+    for key in keys:
+        assert f"`{key}`" in readme.split("### What hotshare changes")[0], key
