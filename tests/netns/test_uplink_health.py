@@ -163,3 +163,30 @@ def test_every_probe_method_answers_through_a_live_uplink_and_not_through_a_dead
     assert probe(lab, "ppp0") == dict.fromkeys(METHODS, None)     # nothing came back within the timeout
     got = probe(lab, "usb0")           # bound to usb0: not ppp0's route, and usb0's DNS is not ppp0's
     assert got[f"icmp:{WEB}:0"] is True and got[f"http:{WEB}:80"] is True and got[f"tcp:{WEB}:81"] is True
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_lone_uplink_that_dies_is_reported_and_the_service_stays_idle(tmp_path: Path) -> None:
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    b = Board(tmp_path, uplinks=(CELLULAR,)).start()
+    try:
+        up_with_health(b, tmp_path)
+        b.dhcp()
+        wait_until(lambda: health(b, "ppp0").get("health") == "alive", 10, interval=0.2, what="ppp0 alive")
+        b.modems["ppp0"].data(False)
+        wait_until(lambda: b.fetch(timeout=0.3) is None and health(b, "ppp0").get("health") == "dead", 30,
+                   interval=0.1, what="ppp0 dead")
+        assert "0.0.0.0/1" not in b.board.ip("route", "show")     # nowhere better to send anyone
+        pid = b.pid()
+        before = cpu_seconds(pid)
+        time.sleep(3)                                # probing a dead uplink is a few packets, not a busy loop
+        assert cpu_seconds(pid) - before < 0.1
+        assert "uplink ppp0: dead" in b.hotshare("status", "lan0").stdout
+    finally:
+        b.stop()

@@ -148,8 +148,8 @@ class HealthWatch:
                 self._start_round(name, self.health.needs_probe(name, now) or "probing", now)
             else:
                 due.append(start)
-            if name == self.in_use() and self._fresh(name, now) and name not in self.rounds:
-                due.append(s.last_evidence + self.cfg.interval)     # when it stops being fresh
+            if name == self.in_use() and s.state != DEAD and name not in self.rounds and self._fresh(name, now):
+                due.append(s.last_evidence + self.cfg.interval)     # when it stops being fresh (future)
         best = self.in_use()
         want = best in addrs and best in self.health.uplinks and not self._fresh(best, now)
         if self.ct:
