@@ -158,7 +158,9 @@ def probe(b: Board, uplink: str) -> dict[str, object]:
 
 def test_every_probe_method_answers_through_a_live_uplink_and_not_through_a_dead_one(lab: Board) -> None:
     # tcp:81: nothing listens; the RST proves the path. http: only a 204 counts.
-    assert probe(lab, "ppp0") == dict.fromkeys(METHODS, True)
+    assert probe(lab, "ppp0") == dict.fromkeys(METHODS, True)      # ICMP by a raw socket: ping sockets
+    lab.board.run(["sysctl", "-qw", "net.ipv4.ping_group_range=0 0"])   # are off by default ("1 0")
+    assert probe(lab, "ppp0") == dict.fromkeys(METHODS, True)      # ICMP by a ping socket
     lab.modems["ppp0"].data(False)
     assert probe(lab, "ppp0") == dict.fromkeys(METHODS, None)     # nothing came back within the timeout
     got = probe(lab, "usb0")           # bound to usb0: not ppp0's route, and usb0's DNS is not ppp0's
