@@ -23,7 +23,7 @@ from ..netlink import rtnl
 from ..plan import ruleset
 from ..plan.model import IFF_UP, Snapshot
 from ..plan.network import collisions, current_uplinks, forwarding_sysctls
-from ..plan.ops import AddrAdd
+from ..plan.ops import AddrAdd, VirtAdd
 from ..plan.plan import Plan
 from ..system import files as fsutil
 from ..system import firewalls, nft, sysctl
@@ -32,6 +32,7 @@ from ..system import managers as guard
 from .dnsfollow import DnsFollower
 from .firewall_watch import FirewallWatch
 from .journal import Journal
+from .samecard import StationFollower
 from .supervisor import Supervisor
 from .undo import undo
 
@@ -56,6 +57,10 @@ class Hotspot(Supervisor):
         self.dns = DnsFollower(plan)
         self.fastpath: bool | None = None       # None: not tried yet
         self.fastpath_devices: tuple[str, ...] = ()
+        card = plan.same_card
+        self.station = (StationFollower(plan, card, self.hostapd_request, lambda: self.hold_child("hostapd"),
+                                        lambda: self.resume_child("hostapd"))
+                        if card and card.follows and plan.wireless else None)
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
 
@@ -96,6 +101,7 @@ class Hotspot(Supervisor):
         j.save()
         for f in plan.files:
             fsutil.atomic_write(f.path, f.text, f.mode)
+        self._make_virtual()
 
         link = rtnl.snapshot().link(self.cfg.wifi_iface)
         if link is None:
@@ -125,6 +131,14 @@ class Hotspot(Supervisor):
 
         if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
             self._start_child(self.specs["dnsmasq"])
+
+    def _make_virtual(self) -> None:
+        """One radio, two roles: the virtual AP interface, journaled first."""
+        made = [op.to_dict() for op in self.plan.link_ops if isinstance(op, VirtAdd)]
+        if made:
+            self.journal.virt = self.cfg.wifi_iface
+            self.journal.save()
+            netcfg.run(made)
 
     def _replan_remedies(self) -> None:
         """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
@@ -169,7 +183,7 @@ class Hotspot(Supervisor):
             if isinstance(op, AddrAdd) and op.ifname == iface and op.address not in j.addresses:
                 j.addresses.append(op.address)
         j.save()
-        netcfg.run([op.to_dict() for op in plan.link_ops])
+        netcfg.run([op.to_dict() for op in plan.link_ops if not isinstance(op, VirtAdd)])
         if br is None:
             self._evict_foreign(rtnl.snapshot())
 
@@ -208,6 +222,8 @@ class Hotspot(Supervisor):
         self._remember_uplink_addresses(rtnl.snapshot())
         if self.plan.ruleset:                   # NAT: follow the other firewalls
             self.firewall.open(self.sel)
+        if self.station:                        # one radio, two roles: follow the station's channel
+            self.station.open(self.sel)
 
     # -- following the network ----------------------------------------------
 
@@ -325,6 +341,8 @@ class Hotspot(Supervisor):
             pass
         fsutil.remove(self.paths.pidfile)
         self.firewall.close(self.sel)
+        if self.station:
+            self.station.close(self.sel)
         fsutil.remove(self.paths.dnsmasq_resolv)
         if self.rtnl:
             self.rtnl.close()
