@@ -96,6 +96,8 @@ class Hotspot(Supervisor):
                    {"mode": self.cfg.share_method, "subnet": str(plan.subnet),
                     "gateway": str(plan.gateway.ip), "table": plan.table})
         j.extra["wireless"] = str(plan.wireless)
+        if plan.same_card:                      # `hotshare down STATION` finds us
+            j.extra["station"] = plan.same_card.station
         if plan.ruleset:
             j.extra["uplink"] = self.best_uplink or ""
         j.save()
