@@ -8,13 +8,16 @@ same phy; the AP follows the station when the upstream AP changes channel.
               hotshare wlan0 wlan0 -> ap0 on the same phy
     phone1:   joins ap0, reaches 10.77.0.1 through the station uplink
 
-Figures (join-to-online, channel-change recovery) go to the results'
-samecard-figures.json (the bench cannot run radios on the host).
+The lab's parts are in tests/lab/upstream.py. The figures (join to online,
+channel-change recovery) are measured by `make bench` (bench/samecard_bench.py);
+this run also writes them to the results' logs/samecard-figures.json.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,84 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from lab.hotspot import HotshareCLI, HotspotConfig
-from lab.httpserver import WebServer
-from lab.netns import ROOT, Netns
+from lab.hotspot import HotshareCLI, HotspotConfig, hotshare_nft_tables, hotshare_processes, read_sysctls, sysctl_names
+from lab.netns import ROOT
 from lab.phone import Phone
-from lab.proc import Daemon, wait_until
+from lab.proc import wait_until
 from lab.radios import Radio
-
-UP_SSID, UP_PASS = "upstream-lab", "upstream-pass-1"
-UP_ADDR, UP_NET = "10.77.0.1", "10.77.0.1/24"
-
-
-class BoardStation(Phone):
-    """The board's own station: wpa_supplicant and udhcpc in the root namespace."""
-
-    def __init__(self, radio: Radio, workdir: Path, logdir: Path) -> None:
-        super().__init__("boardsta", radio, workdir=workdir / "phones", logdir=logdir)
-        self.ns = ROOT
-
-    def setup(self) -> BoardStation:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        ROOT.ip("link", "set", self.iface, "up")
-        return self
-
-    def teardown(self) -> None:
-        self.disconnect()
-
-
-class UpstreamAP:
-    def __init__(self, radio: Radio, workdir: Path, logdir: Path) -> None:
-        self.radio, self.ns = radio, Netns("wup")
-        self.dir = workdir / "wup"
-        self.logdir = logdir
-        self.daemons: list[Daemon] = []
-        self.web: WebServer | None = None
-
-    @property
-    def ctrl(self) -> Path:
-        return self.dir / "ctrl"
-
-    def start(self, channel: int = 1) -> UpstreamAP:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.ns.create()
-        self.radio.move_to(self.ns)
-        self.ns.ip("addr", "add", UP_NET, "dev", self.radio.iface)
-        self.start_hostapd(channel)
-        self.daemons.append(Daemon("wup-dnsmasq", [
-            "dnsmasq", "-k", "--conf-file=/dev/null", "--port=0", f"--interface={self.radio.iface}",
-            "--bind-interfaces", "--dhcp-range=10.77.0.10,10.77.0.50,12h", f"--dhcp-option=3,{UP_ADDR}",
-            f"--dhcp-leasefile={self.dir}/leases"], netns=self.ns.name, log=self.logdir / "wup-dnsmasq.log"))
-        self.web = WebServer(UP_ADDR, self.logdir / "wup-http.log", self.ns)
-        return self
-
-    def start_hostapd(self, channel: int) -> None:
-        conf = self.dir / "hostapd.conf"
-        conf.write_text("\n".join([
-            f"interface={self.radio.iface}", "driver=nl80211", f"ctrl_interface={self.ctrl}",
-            f"ssid={UP_SSID}", "hw_mode=g", f"channel={channel}", "wpa=2", "wpa_key_mgmt=WPA-PSK",
-            "rsn_pairwise=CCMP", f"wpa_passphrase={UP_PASS}", ""]))
-        self.ns.run(["hostapd", "-B", "-P", str(self.dir / "hostapd.pid"), "-f",
-                     str(self.logdir / "wup-hostapd.log"), "-t", str(conf)], timeout=30)
-        wait_until(lambda: "state=ENABLED" in self.cli("status"), 30.0, interval=0.1, what="the upstream AP")
-
-    def stop_hostapd(self) -> None:
-        from lab.proc import kill_pidfile
-        kill_pidfile(self.dir / "hostapd.pid")
-
-    def cli(self, *args: str) -> str:
-        proc = self.ns.run(["hostapd_cli", "-p", str(self.ctrl), "-i", self.radio.iface, *args], check=False)
-        return proc.stdout
-
-    def stop(self) -> None:
-        self.stop_hostapd()
-        for d in self.daemons:
-            d.stop()
-        if self.web:
-            self.web.stop()
-        self.radio.move_home()
-        self.ns.delete()
+from lab.upstream import UP_ADDR, UP_PASS, UP_SSID, BoardStation, UpstreamAP, freq_of, online
 
 
 @pytest.fixture(scope="module")
@@ -116,27 +47,6 @@ def board_station(ap_radio: Radio, upstream: UpstreamAP, workdir: Path, logdir: 
     sta.dhcp()
     yield sta
     sta.teardown()
-
-
-def freq_of(iface: str) -> int:
-    out = subprocess.run(["iw", "dev", iface, "info"], capture_output=True, text=True, check=False).stdout
-    for line in out.splitlines():
-        if line.strip().startswith("channel "):
-            return int(line.split("(")[1].split()[0])
-    return 0
-
-
-def online(phone: Phone, deadline: float) -> float:
-    """Seconds until the phone's HTTP request through the hotspot succeeds."""
-    start = time.monotonic()
-    while True:
-        try:
-            if phone.http_get(f"http://{UP_ADDR}/", timeout=3).strip():
-                return time.monotonic() - start
-        except Exception:
-            if time.monotonic() - start > deadline:
-                raise
-        time.sleep(0.2)
 
 
 def test_samecard_iw_phy_info_captured(ap_radio: Radio, logdir: Path) -> None:
@@ -197,8 +107,39 @@ def test_samecard_one_radio_two_roles(hotshare_cli: HotshareCLI, board_station: 
         (logdir / "samecard-figures.json").write_text(json.dumps(figures, indent=1))
         print("same-card figures:", figures)
         phone1.disconnect()
-        down = hotshare_cli.down("ap0")
+        down = hotshare_cli.down(iface)   # the station's name finds the hotspot made beside it
     assert down.returncode == 0, down.stderr
     assert not ROOT.link_exists("ap0"), "down left the virtual interface"
     assert board_station.status().get("wpa_state") == "COMPLETED", "down disturbed the station uplink"
     assert ROOT.ipv4_addresses(iface) == [f"{station_ip}/24"]
+
+
+def test_samecard_crash_then_start_then_down_leave_nothing(hotshare_cli: HotshareCLI, board_station: BoardStation,
+                                                           ap_radio: Radio) -> None:
+    """A crash (SIGKILL) leaves ap0 and hostapd; the next start undoes them
+    first (its journal) and makes ap0 afresh; down removes it, the station stays."""
+    iface = ap_radio.iface
+    baseline = read_sysctls(sysctl_names("ap0", iface))
+    config = HotspotConfig(ssid="hotshare-samecard-crash")
+    args = ("up", "--daemon", *config.options(hotshare_cli.files_dir), iface, iface, config.ssid, config.passphrase)
+    up = hotshare_cli.run(*args, timeout=240)
+    assert up.returncode == 0, up.stderr
+    pidfile = Path(os.environ["HOTSHARE_RUNDIR"]) / "ap0.pid"
+    os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    time.sleep(0.5)
+    assert ROOT.link_exists("ap0"), "a crash should have left ap0 (or the test proves nothing)"
+    try:
+        again = hotshare_cli.run(*args, timeout=240)
+        assert again.returncode == 0, again.stderr
+        assert ROOT.link_exists("ap0") and freq_of("ap0") == freq_of(iface)
+    finally:
+        down = hotshare_cli.down(iface)
+    assert down.returncode == 0, down.stderr
+    problems = [f"process {pid}: {argv}" for pid, argv in hotshare_processes(hotshare_cli.argv_prefix)]
+    problems += [f"table {f} {n}" for f, n in hotshare_nft_tables()]
+    problems += ["ap0 is still there"] * ROOT.link_exists("ap0")
+    problems += [f"sysctl {k}" for k, v in read_sysctls(list(baseline)).items() if v != baseline[k]]
+    if ROOT.link_exists("ap0"):
+        subprocess.run(["iw", "dev", "ap0", "del"], check=False)
+    assert problems == []
+    assert board_station.status().get("wpa_state") == "COMPLETED", "the station uplink was disturbed"
