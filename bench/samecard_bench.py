@@ -21,6 +21,7 @@ from typing import Any
 from benchlib import now, wait_http
 
 from lab.netns import ROOT
+from lab.phone import Phone
 from lab.proc import wait_until
 from lab.radios import Radio
 from lab.upstream import UP_ADDR, UP_PASS, UP_SSID, BoardStation, UpstreamAP, freq_of
@@ -31,7 +32,11 @@ SSID, PASSPHRASE = "hotshare-bench-samecard", "bench-passphrase-1"
 def samecard(lab: Any, upstream_radio: Radio) -> None:
     """``lab``: bench/lab_bench.py's Lab (its phone, DHCP and CLI helpers)."""
     fig = lab.fig("samecard")
-    ap_radio, phone = lab.radios[0], lab.phone
+    ap_radio = lab.radios[0]
+    lab.phone.disconnect()
+    # The measuring phone's radio and namespace, without its scans limited to
+    # channel 1 (BenchPhone): here the AP moves to channels 6 and 11.
+    phone = Phone(lab.phone.name, lab.phone.radio, workdir=lab.work / "phones", logdir=lab.logdir)
     lab.reset_ap()
     upstream = UpstreamAP(upstream_radio, lab.work, lab.logdir).start(channel=1)
     station = BoardStation(ap_radio, lab.work, lab.logdir).setup()
