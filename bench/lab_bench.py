@@ -4,8 +4,8 @@
 bench/run.py boots ONE QEMU guest (virtme-ng, TCG) and runs this script in
 it as root; it can also be run by hand inside a guest started like
 tests/qemu/run-lab does.  It builds the wireless lab from tests/lab
-(mac80211_hwsim with 22 radios: the AP, one measuring phone and 20 more
-stations, each phone in its own namespace; ``ppp0`` to an "internet"
+(mac80211_hwsim with 23 radios: the AP, one measuring phone, 20 more
+stations and an upstream AP for the same-card phase, each phone in its own namespace; ``ppp0`` to an "internet"
 namespace with DNS and HTTP servers) and measures, writing JSON to
 ``--out``/lab.json after every phase (so a guest killed on time keeps what
 it had):
@@ -19,7 +19,10 @@ it had):
 * memory of the resident hotshare process with 0 and 20 stations, and its
   CPU time and wake-ups while idle;
 * forwarding through hotshare's ruleset (flowtable) and create_ap's iptables
-  rules, with iperf3 on a wired downstream.
+  rules, with iperf3 on a wired downstream;
+* one radio, two roles (bench/samecard_bench.py): join to online through a
+  station uplink on the AP's own radio, recovery from the upstream AP's
+  channel switch and from its restart on another channel.
 
 It never fails on a time; a phase that cannot run is recorded in "errors".
 """
@@ -43,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import cpu_counters, dhcp_lease, idle_cost, machine_info, memory_kb, now, wait_http
+from samecard_bench import samecard
 
 from lab.hotspot import force_cleanup, hotshare_processes
 from lab.netns import ROOT, Netns, add_veth
@@ -57,7 +61,7 @@ GATEWAY = "192.168.12.1"
 SUBNET = "192.168.12.0/24"
 FREQ = 2412  # channel 1: hotshare's and create_ap's default
 STATIONS = 20
-RADIOS = STATIONS + 2  # the AP, the measuring phone, 20 stations
+RADIOS = STATIONS + 3  # the AP, the measuring phone, 20 stations, the same-card upstream AP
 ACTIVE = {"AUTHENTICATING", "ASSOCIATING", "ASSOCIATED", "4WAY_HANDSHAKE", "GROUP_HANDSHAKE", "COMPLETED"}
 NUDGE = 0.2  # seconds between the phone's scans while it sees no AP
 
@@ -585,7 +589,7 @@ class Lab:
         self.phone.disconnect()
         if not self.stations:
             self.stations = [BenchPhone(f"bsta{i:02d}", radio, workdir=self.work / "phones", logdir=self.logdir)
-                             for i, radio in enumerate(self.radios[2:], 1)]
+                             for i, radio in enumerate(self.radios[2:2 + STATIONS], 1)]
             with ThreadPoolExecutor(4) as pool:
                 list(pool.map(lambda p: p.setup(), self.stations))
         try:
@@ -783,6 +787,8 @@ class Lab:
             self.phase("forwarding", lambda: self.forwarding(fwd_seconds), cost=120)
         for i in range(self.runs):
             round_(i)
+            if i == 0 and "samecard" in phases:  # once, early enough not to be skipped
+                self.phase("samecard", lambda: samecard(self, self.radios[-1]), cost=240)
         if "python" in phases:
             self.phase("python", self.python_startup, cost=120)
         self.stop_syslogd()  # the guest is thrown away: nothing else to undo
@@ -797,7 +803,7 @@ def main() -> int:
     p.add_argument("--forward-seconds", type=int, default=2, help="iperf3 -t (after 1 s omitted)")
     p.add_argument("--until", type=float, default=time.time() + 600,
                    help="wall-clock time (epoch seconds) after which no phase starts")
-    p.add_argument("--phases", default="python,hotshare,bare,create_ap,memory,forwarding")
+    p.add_argument("--phases", default="python,hotshare,bare,create_ap,memory,forwarding,samecard")
     args = p.parse_args()
     if os.geteuid() != 0:
         print("lab_bench: must run as root, inside the lab guest (bench/run.py boots it)", file=sys.stderr)

@@ -483,6 +483,18 @@ def report(data: dict[str, Any], create_ap: str | None) -> int:
     heal = median(get(g, "heal", "heal_s") or [])
     row("heal: hostapd SIGKILLed → phone associated again (guest, TCG)", secs(heal) + n(get(g, "heal", "heal_s")),
         "create_ap: none (it exits when hostapd dies)", "n/a", "< 3 s", None if heal is None else heal < 3.0, heal)
+    # one radio, two roles (bench/samecard_bench.py)
+    sc = get(g, "samecard") or {}
+    sc_join, sc_csa, sc_restart = (median(sc.get(k) or []) for k in ("join_s", "csa_s", "restart_s"))
+    row("same card: join to online, COMPLETED on ap0 → first TCP connection through the station uplink (guest, TCG)",
+        secs(sc_join), f"ppp0 uplink {secs(hs_join)}", "n/a" if sc_join is None or hs_join is None
+        else f"{(sc_join - hs_join) * 1e3:+.0f} ms", "n/a", None, sc_join)
+    stayed = sc.get("csa_phone_stayed") or []
+    row("same card: upstream AP's channel switch → the phone's next TCP connection through (guest, TCG)",
+        secs(sc_csa) + (" (phone stayed associated)" if stayed and all(stayed) else ""), "n/a", "n/a", "n/a",
+        None, sc_csa)
+    row("same card: upstream AP restarted on another channel → the phone online again (guest, TCG)",
+        secs(sc_restart), "n/a", "n/a", "n/a", None, sc_restart)
     # memory
     mem = get(g, "memory") or {}
     rss0, hwm0 = get(mem, "stations_0", "rss_kb"), get(mem, "stations_0", "hwm_kb")
@@ -626,7 +638,7 @@ def main() -> int:
                    help="seconds the guest may take, boot included (no phase starts in its last minute)")
     p.add_argument("--accounting-args", default=os.environ.get("BENCH_ACCOUNTING_ARGS", "--sizes 1000,10000 --runs 3"),
                    help="arguments of bench/accounting.py (its full default run takes ~10 min here)")
-    p.add_argument("--guest-phases", default="python,hotshare,bare,create_ap,memory,forwarding",
+    p.add_argument("--guest-phases", default="python,hotshare,bare,create_ap,memory,forwarding,samecard",
                    help="phases of bench/lab_bench.py to run")
     p.add_argument("--no-guest", action="store_true", help="host figures only")
     p.add_argument("--no-host", action="store_true", help="guest figures only")

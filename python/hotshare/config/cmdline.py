@@ -20,7 +20,6 @@ class ArgParser(argparse.ArgumentParser):
 UNSUPPORTED = {
     "--redirect-to-localhost": "hotshare's DNS already answers clients on the gateway",
     "--hostapd-debug": "use -v for hotshare's and hostapd's logs",
-    "--virt-name": "hotshare never creates a virtual interface",
     "--fix-unmanaged": "hotshare keeps NetworkManager off the interface by itself",
     "--pidfile": "the pid file is always /run/hotshare/<iface>.pid",
     "--logfile": "hotshare logs to syslog (--daemon) or stderr",
@@ -50,7 +49,10 @@ def add_up_options(p: argparse.ArgumentParser) -> None:
     a("--country", dest="COUNTRY", metavar="CC", help="regulatory country code, e.g. CN")
     a("--freq-band", dest="FREQ_BAND", metavar="2.4|5", help="frequency band (default 2.4)")
     a("--driver", dest="DRIVER", metavar="DRIVER", help="hostapd driver (nl80211)")
-    a("--no-virt", dest="NO_VIRT", action="store_const", const="1", help="accepted for create_ap compatibility")
+    a("--no-virt", dest="NO_VIRT", action="store_const", const="1",
+      help="never create a virtual AP interface: the Wi-Fi interface cannot also be the uplink")
+    a("--virt-name", dest="VIRT_NAME", metavar="NAME",
+      help="the virtual AP interface made when the Wi-Fi interface is also the uplink (default ap0)")
     a("--mac", dest="NEW_MACADDR", metavar="MAC", help="set the AP interface's MAC address")
     a("--dhcp-dns", dest="DHCP_DNS", metavar="IP[,IP]", help="DNS servers given to clients (default: gateway)")
     a("--dns-server", dest="upstream", action="append", metavar="IP[@IFACE]",

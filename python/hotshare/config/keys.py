@@ -3,7 +3,6 @@
 # create_ap's keys that hotshare accepts but has no use for.
 IGNORED_KEYS = {
     "NO_HAVEGED": "hotshare does not need haveged: the kernel's RNG is ready",
-    "NO_VIRT": "hotshare never creates a virtual interface",
 }
 
 KNOWN_KEYS = (
@@ -15,7 +14,7 @@ KNOWN_KEYS = (
     # hotshare's own keys
     "PASSPHRASE_FILE", "MAC_FILTER_DENY", "UPSTREAM_DNS", "DNS_SERVERS_FILE", "FIREWALL",
     "CLIENT_SERVICES", "MAX_CLIENT_CONNECTIONS", "BLOCK_PRIVATE_UPLINK", "MAX_STATIONS",
-    "LINK_DNS_FILES",
+    "LINK_DNS_FILES", "VIRT_NAME",
     "HEALTH_CHECK", "HEALTH_METHOD", "HEALTH_TARGETS", "HEALTH_INTERVAL", "HEALTH_TIMEOUT",
     "HEALTH_RELIABILITY", "HEALTH_DOWN", "HEALTH_UP", "HEALTH_IDLE", "HEALTH_RECOVERY", "HEALTH_RECOVERY_AFTER",
 )

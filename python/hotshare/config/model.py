@@ -58,6 +58,9 @@ class HotspotConfig:
     block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
     max_stations: int = 0                  # hostapd's max_num_sta; 0: hostapd's default
     health: HealthConfig = field(default_factory=HealthConfig)  # HEALTH_*: config/health.py
+    # One radio, two roles: WIFI_IFACE is also the (station) uplink, so the AP
+    # is a virtual interface of that radio; wifi_iface is then the virtual one
+    virt_of: str = ""                      # the station interface the AP was made beside ("" none)
 
     @property
     def band_channel(self) -> int:

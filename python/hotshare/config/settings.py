@@ -60,9 +60,17 @@ def from_mapping(raw: Mapping[str, str],
     uplinks: tuple[str, ...] = ()
     if uplinks_raw and uplinks_raw != "auto":
         uplinks = tuple(ifname("INTERNET_IFACE", u.strip()) for u in uplinks_raw.split(",") if u.strip())
+    virt_of, virt = "", ifname("VIRT_NAME", get("VIRT_NAME", "ap0") or "ap0")
     if wifi in uplinks:
-        raise ConfigError("INTERNET_IFACE", f"{wifi} is also the hotspot interface",
-                          "share a different interface, or use a second radio for the AP")
+        # create_ap's `create_ap wlan0 wlan0 ...`: the AP on a virtual interface of the same radio
+        if boolean("NO_VIRT", get("NO_VIRT")):
+            raise ConfigError("INTERNET_IFACE", f"{wifi} is also the hotspot interface",
+                              "drop NO_VIRT (--no-virt) to serve from a virtual interface of the same radio, "
+                              "or share a different interface")
+        if virt == wifi or virt in uplinks:
+            raise ConfigError("VIRT_NAME", f"{virt} is already the Wi-Fi or an uplink interface",
+                              "choose a free name for the virtual AP interface, e.g. ap0")
+        virt_of, wifi = wifi, virt
 
     share = choice("SHARE_METHOD", get("SHARE_METHOD", "nat") or "nat", SHARE_METHODS)
     if share == "bridge" and len(uplinks) != 1:
@@ -174,6 +182,7 @@ def from_mapping(raw: Mapping[str, str],
         block_private_uplink=boolean("BLOCK_PRIVATE_UPLINK", get("BLOCK_PRIVATE_UPLINK")),
         max_stations=count("MAX_STATIONS", get("MAX_STATIONS"), 1, 2007) if get("MAX_STATIONS") else 0,
         health=health_from_mapping(get),
+        virt_of=virt_of,
     )
 
 

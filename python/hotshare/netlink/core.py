@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Union
 
 from .status import E_NLA_LEN, E_NLA_PAST_END, E_NLA_TRUNC, E_NLMSG_LEN, E_NLMSG_TRUNC, REASONS, UNKNOWN_REASON
 from .uapi import (
+    NETLINK_ADD_MEMBERSHIP,
     NLA_F_NESTED,
     NLA_HDRLEN,
     NLA_TYPE_MASK,
@@ -44,6 +45,7 @@ from .uapi import (
     NLMSG_HDRLEN,
     NLMSGERR_ERROR,
     NLMSGHDR,
+    SOL_NETLINK,
 )
 
 if TYPE_CHECKING:
@@ -194,6 +196,10 @@ class NetlinkSocket:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def add_membership(self, group: int) -> None:
+        """Join a multicast group by number (generic netlink's are above 32)."""
+        self._sock.setsockopt(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group)
 
     def next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFFFFFFFF

@@ -26,3 +26,15 @@ class Facts:
     ruleset: dict[str, Any] | None = None       # `nft -j list ruleset`; None: not read
     firewall_tools: frozenset[str] = frozenset()  # remedies' tools present (system.firewalls)
     binaries: dict[str, str] | None = None      # name -> path of hostapd, dnsmasq; None: not looked up
+    radio: RadioFacts | None = None             # the AP's radio, when a station uplink shares it
+
+
+@dataclass(frozen=True)
+class RadioFacts:
+    """The AP's radio when a station uplink uses it too (plan.samecard)."""
+
+    phy: str                    # phy0
+    phy_mac: str                # the radio's permanent address
+    info: str                   # `iw phy PHY info`: its interface combinations
+    station: str                # the station (managed) interface carrying the uplink
+    station_freq: int = 0       # MHz; 0: not connected

@@ -29,6 +29,7 @@ from .network import (
 from .paths import Paths
 from .plan import BridgePlan, ChildSpec, GeneratedFile, Plan
 from .ruleset import nft_ruleset
+from .samecard import same_card
 from .uplink_dns import Server, resolv_file_text
 
 COMES_AND_GOES = ("ppp", "wwan", "usb")   # modem, QMI/MBIM module, USB tethering
@@ -43,9 +44,14 @@ def make_plan(cfg: HotspotConfig, facts: Facts) -> Plan:
 
 def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
     snap = facts.snapshot
-    if snap.link(cfg.wifi_iface) is None:
-        raise ConfigError("WIFI_IFACE", f"there is no interface {cfg.wifi_iface}",
+    radio_iface = cfg.virt_of or cfg.wifi_iface
+    if snap.link(radio_iface) is None:
+        raise ConfigError("WIFI_IFACE", f"there is no interface {radio_iface}",
                           "check `ip link`; for a USB dongle, plug it in first")
+    if cfg.virt_of and snap.link(cfg.wifi_iface) is not None:
+        raise ConfigError("VIRT_NAME", f"{cfg.wifi_iface} exists already",
+                          f"choose another --virt-name, or remove it (iw dev {cfg.wifi_iface} del)")
+    cfg, card = same_card(cfg, facts.radio)
     # The uplinks are followed as they come and go: ppp0 exists only while
     # the modem is connected, usb0 while a phone tethers, wwan0 once the
     # module enumerates. Any other one named must exist (a typo is caught).
@@ -78,7 +84,7 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
         dns_from_links=from_links, uplink_mtu=snap.mtu_of(best),
         sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
                  if cfg.share_method == "nat" else {}),
-        bridge_plan=bridge,
+        bridge_plan=bridge, same_card=card,
     )
 
 
@@ -112,12 +118,15 @@ def _consequences(plan: Plan, facts: Facts) -> Plan:
 
 
 def link_ops(plan: Plan) -> tuple[ops.LinkOp, ...]:
-    """The AP interface configured: a new MAC first (the link must be down
+    """The AP interface configured: made first if it is a virtual one, a new MAC first (the link must be down
     for it), then our address and the link up; or, in bridge mode, the
     uplink (and a wired downstream; hostapd adds a radio itself) joined to a
     bridge of ours, the uplink's addresses and gateway routes moved to it."""
     cfg, iface = plan.cfg, plan.cfg.wifi_iface
     out: list[ops.LinkOp] = []
+    card = plan.same_card
+    if card and card.virtual:   # created down: its MAC is set with it
+        out.append(ops.VirtAdd(iface, phy=card.phy, mac=card.virt_mac))
     if cfg.new_macaddr:
         out += [ops.LinkDown(iface), ops.SetMac(iface, mac=cfg.new_macaddr)]
     br = plan.bridge_plan

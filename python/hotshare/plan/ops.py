@@ -65,6 +65,20 @@ class LinkDel(LinkOp):
 
 
 @dataclass(frozen=True)
+class VirtAdd(LinkOp):
+    """A virtual AP interface on a radio (``iw phy PHY interface add``), with its own MAC."""
+
+    phy: str = ""
+    mac: str = ""
+    kind: ClassVar[str] = "virt_add"
+
+
+@dataclass(frozen=True)
+class VirtDel(LinkOp):
+    kind: ClassVar[str] = "virt_del"
+
+
+@dataclass(frozen=True)
 class RouteAdd(LinkOp):
     dst: str = ""                   # a network, 0.0.0.0/0 for a default route
     gateway: str | None = None
@@ -81,7 +95,7 @@ class RouteDel(LinkOp):
 
 
 OPS: dict[str, type[LinkOp]] = {c.kind: c for c in (AddrAdd, AddrDel, LinkUp, LinkDown, SetMac, SetMaster,
-                                                  BridgeAdd, LinkDel, RouteAdd, RouteDel)}
+                                                  BridgeAdd, LinkDel, VirtAdd, VirtDel, RouteAdd, RouteDel)}
 
 
 def op_from_dict(d: dict[str, Any]) -> LinkOp:

@@ -16,6 +16,7 @@ from ..coexist.analysis import Action
 from ..config import HotspotConfig
 from .ops import LinkOp
 from .paths import Paths
+from .samecard import SameCard
 from .uplink_dns import Server
 
 
@@ -68,6 +69,7 @@ class Plan:
     uplink_mtu: int = 0                 # the MTU of the uplink in use at start (DHCP option 26 below 1500)
     sysctls: dict[str, str] = field(default_factory=dict)
     bridge_plan: BridgePlan | None = None
+    same_card: SameCard | None = None   # the AP shares its radio with a station uplink
     # What make_plan adds once the decisions above are made:
     link_ops: tuple[LinkOp, ...] = ()   # the AP interface (or bridge) configured, in order
     orig_mac: str = ""                  # NEW_MACADDR: the MAC to give back on stop
@@ -106,6 +108,7 @@ class Plan:
                         "moved_addresses": list(self.bridge_plan.moved_addresses),
                         "moved_routes": [list(r) for r in self.bridge_plan.moved_routes]}
                        if self.bridge_plan else None),
+            "same_card": self.same_card.to_dict() if self.same_card else None,
             "sysctls": dict(self.sysctls),
             "link_ops": [op.to_dict() for op in self.link_ops],
             "files": [{"path": f.path, "mode": oct(f.mode), "text": f.shown or f.text} for f in self.files],

@@ -6,10 +6,10 @@ import ipaddress
 
 from ..config import HotspotConfig
 from ..netlink import rtnl
-from ..plan.facts import Facts
+from ..plan.facts import Facts, RadioFacts
 from ..plan.network import parse_servers_file
 from ..plan.uplink_dns import Server, parse_resolv
-from ..system import firewalls
+from ..system import firewalls, wifi
 from ..system.run import find_binary
 from ..system.wifi import is_wireless, wifi_mode
 
@@ -23,14 +23,30 @@ def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
         except OSError:
             pass
     nat = cfg.share_method == "nat"
-    return Facts(snapshot=rtnl.snapshot(), wireless=is_wireless(cfg.wifi_iface), servers_file=servers,
+    wifi_uplinks = {u: wifi_mode(u) for u in cfg.uplinks if is_wireless(u)}
+    return Facts(snapshot=rtnl.snapshot(), wireless=is_wireless(cfg.virt_of or cfg.wifi_iface), servers_file=servers,
                  link_dns=read_link_dns(cfg) if nat and not cfg.upstream_dns and not cfg.uplink_dns else (),
                  rundir=rundir, statedir=statedir,
-                 wifi_uplinks={u: wifi_mode(u) for u in cfg.uplinks if is_wireless(u)},
+                 wifi_uplinks=wifi_uplinks, radio=radio_facts(cfg, wifi_uplinks),
                  mac=_mac(cfg.wifi_iface) if cfg.new_macaddr else "",
                  ruleset=firewalls.current_ruleset() if nat and cfg.firewall != "ignore" else None,
                  firewall_tools=firewalls.available_tools() if nat else frozenset(),
                  binaries={name: find_binary(name) or "" for name in ("hostapd", "dnsmasq")})
+
+
+def radio_facts(cfg: HotspotConfig, wifi_uplinks: dict[str, tuple[str, bool]]) -> RadioFacts | None:
+    """The AP's radio and the station uplink on it, if one is: the virtual
+    AP's (WIFI_IFACE was also the uplink), or another interface of the radio."""
+    if cfg.virt_of:
+        station, phy = cfg.virt_of, wifi.phy_of(cfg.virt_of)
+    else:
+        phy = wifi.phy_of(cfg.wifi_iface)
+        station = next((u for u, (iftype, _) in wifi_uplinks.items()
+                        if iftype == "managed" and phy and wifi.phy_of(u) == phy), "")
+    if not phy or not station:
+        return None
+    return RadioFacts(phy=phy, phy_mac=wifi.phy_mac(phy), info=wifi.phy_info(phy), station=station,
+                      station_freq=wifi.station_freq(station))
 
 
 def _mac(ifname: str) -> str:

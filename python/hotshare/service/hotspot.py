@@ -23,7 +23,7 @@ from ..netlink import rtnl
 from ..plan import ruleset
 from ..plan.model import IFF_UP, Snapshot
 from ..plan.network import collisions, current_uplinks, forwarding_sysctls
-from ..plan.ops import AddrAdd
+from ..plan.ops import AddrAdd, VirtAdd
 from ..plan.plan import Plan
 from ..system import files as fsutil
 from ..system import firewalls, nft, sysctl
@@ -34,6 +34,7 @@ from .dnsfollow import DnsFollower
 from .firewall_watch import FirewallWatch
 from .health_watch import HealthWatch
 from .journal import Journal
+from .samecard import StationFollower
 from .supervisor import Supervisor
 from .undo import undo
 
@@ -58,6 +59,10 @@ class Hotspot(Supervisor):
         self.dns = DnsFollower(plan)
         self.fastpath: bool | None = None       # None: not tried yet
         self.fastpath_devices: tuple[str, ...] = ()
+        card = plan.same_card
+        self.station = (StationFollower(plan, card, self.hostapd_request, lambda: self.hold_child("hostapd"),
+                                        lambda: self.resume_child("hostapd"))
+                        if card and card.follows and plan.wireless else None)
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
         # HEALTH_CHECK: an uplink that is up but whose data is dead counts as gone
@@ -98,11 +103,14 @@ class Hotspot(Supervisor):
                    {"mode": self.cfg.share_method, "subnet": str(plan.subnet),
                     "gateway": str(plan.gateway.ip), "table": plan.table})
         j.extra["wireless"] = str(plan.wireless)
+        if plan.same_card:                      # `hotshare down STATION` finds us
+            j.extra["station"] = plan.same_card.station
         if plan.ruleset:
             j.extra["uplink"] = self.best_uplink or ""
         j.save()
         for f in plan.files:
             fsutil.atomic_write(f.path, f.text, f.mode)
+        self._make_virtual()
 
         link = rtnl.snapshot().link(self.cfg.wifi_iface)
         if link is None:
@@ -132,6 +140,14 @@ class Hotspot(Supervisor):
 
         if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
             self._start_child(self.specs["dnsmasq"])
+
+    def _make_virtual(self) -> None:
+        """One radio, two roles: the virtual AP interface, journaled first."""
+        made = [op.to_dict() for op in self.plan.link_ops if isinstance(op, VirtAdd)]
+        if made:
+            self.journal.virt = self.cfg.wifi_iface
+            self.journal.save()
+            netcfg.run(made)
 
     def _replan_remedies(self) -> None:
         """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
@@ -176,7 +192,7 @@ class Hotspot(Supervisor):
             if isinstance(op, AddrAdd) and op.ifname == iface and op.address not in j.addresses:
                 j.addresses.append(op.address)
         j.save()
-        netcfg.run([op.to_dict() for op in plan.link_ops])
+        netcfg.run([op.to_dict() for op in plan.link_ops if not isinstance(op, VirtAdd)])
         if br is None:
             self._evict_foreign(rtnl.snapshot())
 
@@ -217,6 +233,8 @@ class Hotspot(Supervisor):
             self.firewall.open(self.sel)
         if self.health:
             self.health.open(self.uplinks)
+        if self.station:                        # one radio, two roles: follow the station's channel
+            self.station.open(self.sel)
 
     # -- following the network ----------------------------------------------
 
@@ -353,6 +371,8 @@ class Hotspot(Supervisor):
         self.firewall.close(self.sel)
         if self.health:
             self.health.close()
+        if self.station:
+            self.station.close(self.sel)
         fsutil.remove(self.paths.dnsmasq_resolv)
         if self.rtnl:
             self.rtnl.close()

@@ -49,12 +49,24 @@ def instances() -> list[tuple[str, int]]:
 
 
 def resolve_iface(iface: str | None, config: str | None) -> str | None:
+    if config and not iface:
+        iface = read_conf_file(config).get("WIFI_IFACE") or None
     if iface:
-        return iface
-    if config:
-        return read_conf_file(config).get("WIFI_IFACE") or None
+        return served_beside(iface) or iface
     running = instances()
     return running[0][0] if len(running) == 1 else None
+
+
+def served_beside(station: str) -> str | None:
+    """The running hotspot whose virtual AP was made beside ``station``
+    (`hotshare down wlan0` after `hotshare up wlan0 wlan0 ...` stops ap0)."""
+    if running_pid(station) is not None or os.path.exists(paths_for(station).state):
+        return None
+    for iface, _pid in instances():
+        j = Journal.load(paths_for(iface).state)
+        if j is not None and j.extra.get("station") == station:
+            return iface
+    return None
 
 
 def status_of(iface: str) -> dict[str, object]:

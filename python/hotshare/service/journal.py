@@ -40,6 +40,7 @@ class Journal:
     steer_routes: list[dict[str, object]] = field(default_factory=list)  # off a dead uplink (service.steer)
     link_was_down: bool = False
     orig_mac: str = ""
+    virt: str = ""                                           # the virtual AP interface we made (iface itself)
     extra: dict[str, str] = field(default_factory=dict)      # public facts for status
     plan: dict[str, object] = field(default_factory=dict)   # the whole plan (secrets masked), as --dry-run prints it
     health: dict[str, dict[str, object]] = field(default_factory=dict)  # per uplink, for status (HEALTH_CHECK)
@@ -119,6 +120,7 @@ def check(j: Journal, iface: str) -> None:
          "children that are not hotshare's")
     need(set(j.released) <= {"dhcpcd", "NetworkManager"}, "an unknown network manager")
     need(j.orig_mac == "" or MAC_RE.match(j.orig_mac), "a bad MAC address")
+    need(j.virt in ("", iface), "a virtual interface that is not the hotspot's")
     for rec in j.firewall:
         need(rec.get("kind") in ("iptables", "nft", "firewalld") and rec.get("ap") == iface,
              "a foreign firewall record")

@@ -193,6 +193,39 @@ class Supervisor:
             if event.startswith(("AP-STA-CONNECTED", "AP-STA-DISCONNECTED", "AP-DISABLED", "AP-ENABLED")):
                 log.info("hostapd: %s", event)
 
+    def hostapd_request(self, cmd: str) -> str | None:
+        """One request on hostapd's (attached) control socket; None if it is not there."""
+        if self.ctrl is None:
+            return None
+        try:
+            self.ctrl.sock.settimeout(2.0)
+            return self.ctrl.request(cmd)
+        except OSError:
+            return None
+        finally:
+            if self.ctrl:
+                self.ctrl.sock.setblocking(False)
+
+    def hold_child(self, name: str) -> None:
+        """Stop one child and keep it stopped (no restart) until :meth:`resume_child`."""
+        child = self.children.get(name)
+        if child is None:
+            return
+        if name == "hostapd" and self.ctrl:
+            self._unregister(self.ctrl)
+            self.ctrl.close()
+            self.ctrl = None
+        if child.proc and child.proc.stdout and not child.proc.stdout.closed:
+            self._unregister(child.proc.stdout)
+        child.stop()
+
+    def resume_child(self, name: str) -> None:
+        """Start one child now: a held one, or a running one afresh."""
+        self.hold_child(name)
+        child = self.children.get(name)
+        if child is not None:
+            self._restart(child)
+
     def _stop_children(self) -> None:
         if self.ctrl:
             self._unregister(self.ctrl)

@@ -77,6 +77,8 @@ def undo(j: Journal, marker: str) -> list[str]:
         ops.append({"op": "link_del", "ifname": j.bridge, "missing_ok": True})
         ops += [{"op": "addr_add", "ifname": j.uplink, "address": a, "missing_ok": True} for a in j.moved_addresses]
         ops += [{"op": "route_add", "ifname": j.uplink, "missing_ok": True, **r} for r in j.moved_routes]
+    if j.virt:  # the virtual AP interface goes last, and its addresses with it
+        ops.append({"op": "virt_del", "ifname": j.virt, "missing_ok": True})
     try:
         netcfg.run(ops)
         j.steer_routes = []

@@ -27,6 +27,7 @@ from ..netlink import rtnl_change as change
 from ..netlink.rtnl import RtnlSocket
 from ..netlink.rtnl_change import Request
 from ..netlink.uapi import RT_SCOPE_UNIVERSE
+from . import wifi
 
 Op = dict[str, Any]
 
@@ -70,6 +71,12 @@ def _message(op: Op) -> Request | None:
     kind, ifname = op["op"], op["ifname"]
     if kind == "bridge_add":
         return None if _index(ifname) else change.add_bridge(ifname)
+    if kind == "virt_add":      # nl80211's, through iw; then its own MAC over rtnetlink
+        wifi.add_ap_interface(op["phy"], ifname)
+        return change.set_mac(_existing(ifname), op["mac"]) if op.get("mac") else None
+    if kind == "virt_del":
+        wifi.del_interface(ifname)
+        return None
     index = _existing(ifname)
     if kind == "addr_add":
         return change.add_address(index, op["address"])
