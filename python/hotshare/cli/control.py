@@ -1,4 +1,4 @@
-"""Commands that look at or stop a running hotspot: status, clients, list, down."""
+"""Commands that look at or stop a running hotspot: status, clients, usage, list, down."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from typing import Any
 from ..config.values import ifname
 from ..errors import EXIT_FAIL, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE
 from ..service.instances import clients_of, instances, paths_for, resolve_iface, running_pid, status_of
+from ..service.usage import usage_path
 from ..system.host import lock_held
 
 
@@ -89,6 +90,46 @@ def clients(iface: str, as_json: bool) -> int:
     return EXIT_OK
 
 
+def usage(iface: str, as_json: bool, timeout: float = 3.0) -> int:
+    """The totals the service keeps; a running service is asked (SIGUSR1) to
+    bring them up to the moment and save them first."""
+    p = paths_for(iface)
+    path = usage_path(p.statedir, iface)
+    pid = running_pid(iface)
+    if pid:
+        before = _mtime(path)
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while _mtime(path) == before and time.monotonic() < deadline:
+            time.sleep(0.02)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        print(f"hotshare: no usage recorded on {iface} yet", file=sys.stderr)
+        return EXIT_NOT_RUNNING if pid is None else EXIT_FAIL
+    if as_json:
+        print(json.dumps(data, indent=1))
+        return EXIT_OK
+    print(f"{'MAC':17}  {'ADDRESS':15}  {'SESSION':>10}  {'TODAY':>10}  {'MONTH':>10}  (MB down/up)")
+    for mac, c in data.get("clients", {}).items():
+        cells = [f"{c[k]['rx_bytes'] / 1e6:.1f}/{c[k]['tx_bytes'] / 1e6:.1f}" for k in ("session", "day", "month")]
+        print(f"{mac:17}  {(c.get('addresses') or ['-'])[0]:15}  " + "  ".join(f"{x:>10}" for x in cells))
+    h = data.get("hotspot", {})
+    if h:
+        print(f"hotspot today {h['day']['rx_bytes'] / 1e6:.1f}/{h['day']['tx_bytes'] / 1e6:.1f} MB, "
+              f"billing month from {h['month']['key']} {h['month']['rx_bytes'] / 1e6:.1f}/"
+              f"{h['month']['tx_bytes'] / 1e6:.1f} MB")
+    return EXIT_OK
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return 0
+
+
 def dispatch(ns: argparse.Namespace) -> int:
     if ns.command == "list":
         return list_running(ns.json)
@@ -104,6 +145,8 @@ def dispatch(ns: argparse.Namespace) -> int:
         return stop(iface)
     if ns.command == "clients":
         return clients(iface, ns.json)
+    if ns.command == "usage":
+        return usage(iface, ns.json)
     info = status_of(iface)
     if ns.json:
         print(json.dumps(info, indent=1))

@@ -55,6 +55,7 @@ class HotspotConfig:
     max_client_connections: int = 1000     # new connections beyond this many per client are dropped
     block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
     max_stations: int = 0                  # hostapd's max_num_sta; 0: hostapd's default
+    billing_day: int = 1                   # day of the month the SIM's billing month starts (1..28)
 
     @property
     def band_channel(self) -> int:

@@ -172,6 +172,7 @@ def from_mapping(raw: Mapping[str, str],
                                      16, 1 << 20),
         block_private_uplink=boolean("BLOCK_PRIVATE_UPLINK", get("BLOCK_PRIVATE_UPLINK")),
         max_stations=count("MAX_STATIONS", get("MAX_STATIONS"), 1, 2007) if get("MAX_STATIONS") else 0,
+        billing_day=count("BILLING_DAY", get("BILLING_DAY", "1") or "1", 1, 28),
     )
 
 

@@ -32,8 +32,10 @@ from ..system import managers as guard
 from .dnsfollow import DnsFollower
 from .firewall_watch import FirewallWatch
 from .journal import Journal
+from .metering import ACCT_SYSCTL, Metering
 from .supervisor import Supervisor
 from .undo import undo
+from .usage import usage_path
 
 log = logging.getLogger("hotshare")
 
@@ -58,6 +60,7 @@ class Hotspot(Supervisor):
         self.fastpath_devices: tuple[str, ...] = ()
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
+        self.metering: Metering | None = None
 
     # -- start ---------------------------------------------------------------
 
@@ -122,9 +125,32 @@ class Hotspot(Supervisor):
             self._load_ruleset(self.uplinks)
             firewalls.remove_leftovers(self.cfg.wifi_iface)  # rules a crash left before it journaled them
             self.firewall.apply_planned(plan.firewall, plan.firewall_notes)
+            self._start_metering()
 
         if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
             self._start_child(self.specs["dnsmasq"])
+
+    def _start_metering(self) -> None:
+        """Per-client totals from conntrack (NAT only: a bridge's clients
+        are not tracked by the board)."""
+        if sysctl.read(ACCT_SYSCTL) is None:
+            log.warning("no conntrack in this kernel: no usage totals")
+            return
+        self._set_sysctl(ACCT_SYSCTL, "1")   # journaled: restored on stop
+        self.metering = Metering(usage_path(self.paths.statedir, self.cfg.wifi_iface), self.plan.subnet,
+                                 self.plan.gateway.ip, self.cfg.wifi_iface, self.paths.leases,
+                                 self.cfg.billing_day, self.call_at, self.cancel)
+        self.metering.open(self.sel)
+
+    def _refresh_requested(self) -> None:
+        if self.metering:
+            self.metering.refresh()
+            self.metering.save()
+
+    def _station_event(self, event: str) -> None:
+        words = event.split()
+        if self.metering and words[0] == "AP-STA-CONNECTED" and len(words) > 1:
+            self.metering.ledger.new_session(words[1].lower())
 
     def _replan_remedies(self) -> None:
         """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
@@ -310,6 +336,9 @@ class Hotspot(Supervisor):
         log.info("hotspot on %s stopped; everything it changed is restored", self.cfg.wifi_iface)
 
     def _teardown(self) -> None:
+        if self.metering:
+            self.metering.close(self.sel)   # before the sysctl and the table go
+            self.metering = None
         self._stop_children()
         problems = undo(self.journal, self.paths.child_marker)
         for problem in problems:

@@ -47,7 +47,7 @@ class Supervisor:
         self._sigr.setblocking(False)
         self._sigw.setblocking(False)
         signal.set_wakeup_fd(self._sigw.fileno(), warn_on_full_buffer=False)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1):
             signal.signal(sig, lambda *_: None)  # handled from the wakeup fd
         self.sel.register(self._sigr, selectors.EVENT_READ, self._on_signal)
 
@@ -148,6 +148,11 @@ class Supervisor:
                 self.stopping = True
             elif signum == signal.SIGCHLD:
                 self._reap()
+            elif signum == signal.SIGUSR1:
+                self._refresh_requested()
+
+    def _refresh_requested(self) -> None:
+        """SIGUSR1 (`hotshare usage`): a subclass brings its totals up to date."""
 
     def _reap(self) -> None:
         for child in self.children.values():
@@ -192,6 +197,10 @@ class Supervisor:
                 return
             if event.startswith(("AP-STA-CONNECTED", "AP-STA-DISCONNECTED", "AP-DISABLED", "AP-ENABLED")):
                 log.info("hostapd: %s", event)
+                self._station_event(event)
+
+    def _station_event(self, event: str) -> None:
+        """A subclass's hook for hostapd's AP-* events."""
 
     def _stop_children(self) -> None:
         if self.ctrl:
