@@ -12,6 +12,7 @@ from typing import Any
 
 from ..config.values import ifname
 from ..errors import EXIT_FAIL, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE
+from ..service.eventbus import events_path
 from ..service.instances import clients_of, instances, paths_for, resolve_iface, running_pid, status_of
 from ..service.usage import usage_path
 from ..system.host import lock_held
@@ -123,6 +124,33 @@ def usage(iface: str, as_json: bool, timeout: float = 3.0) -> int:
     return EXIT_OK
 
 
+def events(iface: str, as_json: bool) -> int:
+    """Print the running service's events as they come (a blocking read of
+    its event socket: nothing is polled); ends when the service stops."""
+    import socket
+
+    p = paths_for(iface)
+    if not running_pid(iface):
+        print(f"hotshare: no hotspot is running on {iface}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(events_path(p.rundir, iface))
+    except OSError as e:
+        print(f"hotshare: cannot read the events of {iface}: {e.strerror} (root only)", file=sys.stderr)
+        return EXIT_FAIL
+    with sock, sock.makefile("rb") as stream:
+        for raw in stream:
+            if as_json:
+                sys.stdout.write(raw.decode())
+            else:
+                ev = json.loads(raw)
+                rest = " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("version", "event", "time", "iface"))
+                print(f"{ev['time']} {ev['event']} {rest}".rstrip())
+            sys.stdout.flush()
+    return EXIT_OK
+
+
 def _mtime(path: str) -> int:
     try:
         return os.stat(path).st_mtime_ns
@@ -147,6 +175,8 @@ def dispatch(ns: argparse.Namespace) -> int:
         return clients(iface, ns.json)
     if ns.command == "usage":
         return usage(iface, ns.json)
+    if ns.command == "events":
+        return events(iface, ns.json)
     info = status_of(iface)
     if ns.json:
         print(json.dumps(info, indent=1))

@@ -7,7 +7,7 @@ import argparse
 from .. import __version__
 from ..config.cmdline import ArgParser, add_up_options
 
-SUBCOMMANDS = ("up", "down", "status", "clients", "usage", "list", "doctor")
+SUBCOMMANDS = ("up", "down", "status", "clients", "usage", "events", "list", "doctor")
 
 
 def legacy_parser() -> argparse.ArgumentParser:
@@ -44,7 +44,8 @@ def sub_parser() -> argparse.ArgumentParser:
     for name, text in (("down", "stop a hotspot and undo everything it changed"),
                        ("status", "is it running, on which subnet and uplink"),
                        ("clients", "the stations: MAC, IP, hostname, signal, time connected"),
-                       ("usage", "per-client traffic totals: session, today, billing month")):
+                       ("usage", "per-client traffic totals: session, today, billing month"),
+                       ("events", "follow the hotspot's events (clients, leases, uplink, quotas) as they happen")):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("iface", nargs="?", help="the hotspot interface (default: the only one running)")
         sp.add_argument("--config", metavar="FILE", help="take the interface from this config file")

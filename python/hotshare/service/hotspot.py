@@ -10,9 +10,11 @@ change, when another firewall changes) is ``firewall_watch.py``'s.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import logging
 import os
+import re
 import selectors
 import time
 from typing import Callable
@@ -30,6 +32,7 @@ from ..system import firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
 from .dnsfollow import DnsFollower
+from .eventbus import EventBus, events_path, message
 from .firewall_watch import FirewallWatch
 from .journal import Journal
 from .metering import ACCT_SYSCTL, Metering
@@ -42,6 +45,8 @@ log = logging.getLogger("hotshare")
 # hostapd can take several seconds to bring a slow radio up (and much longer
 # under emulation): generous, since a start that fails is undone anyway.
 READY_TIMEOUT = 60.0
+# dnsmasq's "DHCPACK(lan0) 192.168.12.57 6a:02:71:2d:90:f6 phone"
+DHCPACK = re.compile(r"DHCPACK\([^)]*\) ([0-9.]+) ([0-9a-f:]{17})(?: (\S+))?")
 
 
 class Hotspot(Supervisor):
@@ -61,6 +66,7 @@ class Hotspot(Supervisor):
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
         self.metering: Metering | None = None
+        self.bus = EventBus(events_path(self.paths.rundir, cfg.wifi_iface), cfg.wifi_iface, self.sel)
 
     # -- start ---------------------------------------------------------------
 
@@ -149,8 +155,21 @@ class Hotspot(Supervisor):
 
     def _station_event(self, event: str) -> None:
         words = event.split()
-        if self.metering and words[0] == "AP-STA-CONNECTED" and len(words) > 1:
-            self.metering.ledger.new_session(words[1].lower())
+        if len(words) < 2 or words[0] not in ("AP-STA-CONNECTED", "AP-STA-DISCONNECTED"):
+            return
+        mac = words[1].lower()
+        joined = words[0] == "AP-STA-CONNECTED"
+        if self.metering and joined:
+            self.metering.ledger.new_session(mac)
+        self.bus.emit("client_joined" if joined else "client_left", mac=mac)
+
+    def _child_lines(self, name: str, lines: list[str]) -> None:
+        if name != "dnsmasq":
+            return
+        for line in lines:
+            m = DHCPACK.search(line)
+            if m:
+                self.bus.emit("dhcp_lease", ip=m[1], mac=m[2], hostname=m[3] or "")
 
     def _replan_remedies(self) -> None:
         """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
@@ -228,6 +247,8 @@ class Hotspot(Supervisor):
 
     def _setup_loop(self) -> None:
         self._setup_signals()
+        self.bus.open(message("daemon_started", self.cfg.wifi_iface, pid=os.getpid(),
+                                        started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
         groups = rtnl.RTMGRP_LINK | rtnl.RTMGRP_IPV4_IFADDR | rtnl.RTMGRP_IPV4_ROUTE
         self.rtnl = rtnl.RtnlSocket(groups)
         self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
@@ -298,6 +319,7 @@ class Hotspot(Supervisor):
             self.journal.extra["uplink"] = best or ""
             self.journal.save()
             log.info("uplink changed: %s -> %s", old or "none", best or "none")
+            self.bus.emit("uplink_changed", old=old or "", new=best or "")
             if old and old in self.uplink_addr:
                 self._flush_nat(self.uplink_addr[old])
         self._remember_uplink_addresses(snap)
@@ -332,6 +354,7 @@ class Hotspot(Supervisor):
 
     def stop(self) -> None:
         self.stopping = True
+        self.bus.emit("daemon_stopping", pid=os.getpid())
         self._teardown()
         log.info("hotspot on %s stopped; everything it changed is restored", self.cfg.wifi_iface)
 
@@ -340,6 +363,7 @@ class Hotspot(Supervisor):
             self.metering.close(self.sel)   # before the sysctl and the table go
             self.metering = None
         self._stop_children()
+        self.bus.close()
         problems = undo(self.journal, self.paths.child_marker)
         for problem in problems:
             log.error("cleanup: %s", problem)

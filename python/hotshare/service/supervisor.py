@@ -181,6 +181,8 @@ class Supervisor:
 
     def _on_output(self, child: daemons.Child) -> None:
         lines = child.read_output()
+        if lines:
+            self._child_lines(child.name, lines)
         if lines is None and child.proc and child.proc.stdout:
             self._unregister(child.proc.stdout)  # EOF: the exit comes as SIGCHLD
         elif child.name == "hostapd" and self.ctrl is None and any("AP-ENABLED" in ln for ln in lines or ()):
@@ -201,6 +203,9 @@ class Supervisor:
 
     def _station_event(self, event: str) -> None:
         """A subclass's hook for hostapd's AP-* events."""
+
+    def _child_lines(self, name: str, lines: list[str]) -> None:
+        """A subclass's hook for what a child logged."""
 
     def _stop_children(self) -> None:
         if self.ctrl:
