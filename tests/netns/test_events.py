@@ -15,7 +15,8 @@ from typing import Any
 from board import Board
 
 
-def next_event(proc: subprocess.Popen[str], timeout: float = 15.0) -> dict[str, Any]:
+def next_event(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> dict[str, Any]:
+    """The reader's next line (its stdout unbuffered: select sees every line)."""
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout)
     assert ready, "no event within the timeout"
@@ -30,7 +31,7 @@ def test_events_stream_a_lease_and_the_stop(board: Board) -> None:
     st = os.stat(sock)
     assert stat.S_ISSOCK(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0
     reader = subprocess.Popen(["ip", "netns", "exec", "hs-board", sys.executable, "-m", "hotshare", "events",
-                               "lan0", "--json"], env=board.env(), stdout=subprocess.PIPE, text=True)
+                               "lan0", "--json"], env=board.env(), stdout=subprocess.PIPE, bufsize=0)
     try:
         hello = next_event(reader)
         assert (hello["version"], hello["event"], hello["iface"], hello["pid"]) == (1, "daemon_started", "lan0",

@@ -100,3 +100,23 @@ def test_reset_one_client_or_all() -> None:
 def test_billing_day_checked(value: str) -> None:
     with pytest.raises(ConfigError, match="BILLING_DAY"):
         from_mapping({"WIFI_IFACE": "wlan0", "SSID": "x", "PASSPHRASE": "12345678", "BILLING_DAY": value})
+
+
+def cfg(**kw: str) -> object:
+    return from_mapping({"WIFI_IFACE": "wlan0", "SSID": "x", "PASSPHRASE": "12345678", **kw})
+
+
+def test_quota_keys_parse() -> None:
+    c = cfg(QUOTA_DAY="500M", QUOTA_MONTH="2g", CLIENT_QUOTAS="6A:02:71:2d:90:f6=1G/month, 6a:02:71:2d:90:f7=100M/day")
+    assert (c.quota_day, c.quota_month) == (500_000_000, 2_000_000_000)  # type: ignore[attr-defined]
+    assert c.client_quotas == (("6a:02:71:2d:90:f6", 10**9, "month"),  # type: ignore[attr-defined]
+                               ("6a:02:71:2d:90:f7", 10**8, "day"))
+
+
+@pytest.mark.parametrize("key,value", [("QUOTA_DAY", "0"), ("QUOTA_DAY", "5X"), ("QUOTA_MONTH", "-1G"),
+                                       ("CLIENT_QUOTAS", "6a:02:71:2d:90:f6=1G"),
+                                       ("CLIENT_QUOTAS", "6a:02:71:2d:90:f6=1G/week"),
+                                       ("CLIENT_QUOTAS", "phone=1G/day"), ("CLIENT_QUOTAS", "6a:02:71:2d:90:f6=/day")])
+def test_bad_quota_refused_naming_the_key(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        cfg(**{key: value})

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from ..config.values import ifname
+from ..config.values import mac as mac_value
 from ..errors import EXIT_FAIL, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE
 from ..service.eventbus import events_path
 from ..service.instances import clients_of, instances, paths_for, resolve_iface, running_pid, status_of
@@ -151,6 +152,31 @@ def events(iface: str, as_json: bool) -> int:
     return EXIT_OK
 
 
+def quota_reset(iface: str, mac: str | None, period: str) -> int:
+    """Ask the running service (over its event socket) to zero the figures
+    of ``period`` (one client's, or all) and lift the quotas that frees."""
+    import socket
+
+    if mac is not None:
+        mac = mac_value("--mac", mac)
+    if not running_pid(iface):
+        print(f"hotshare: no hotspot is running on {iface}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(10)
+        sock.connect(events_path(paths_for(iface).rundir, iface))
+        sock.sendall(json.dumps({"command": "quota_reset", "mac": mac, "period": period}).encode())
+        with sock.makefile("rb") as stream:
+            for raw in stream:
+                ev = json.loads(raw)
+                if ev.get("event") == "answer":
+                    if "error" in ev:
+                        print(f"hotshare: {ev['error']}", file=sys.stderr)
+                        return EXIT_FAIL
+                    return EXIT_OK
+    return EXIT_FAIL
+
+
 def _mtime(path: str) -> int:
     try:
         return os.stat(path).st_mtime_ns
@@ -177,6 +203,8 @@ def dispatch(ns: argparse.Namespace) -> int:
         return usage(iface, ns.json)
     if ns.command == "events":
         return events(iface, ns.json)
+    if ns.command == "quota":
+        return quota_reset(iface, ns.mac, ns.period)
     info = status_of(iface)
     if ns.json:
         print(json.dumps(info, indent=1))

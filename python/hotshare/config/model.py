@@ -56,6 +56,9 @@ class HotspotConfig:
     block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
     max_stations: int = 0                  # hostapd's max_num_sta; 0: hostapd's default
     billing_day: int = 1                   # day of the month the SIM's billing month starts (1..28)
+    quota_day: int = 0                     # bytes the whole hotspot may use a day; 0: no quota
+    quota_month: int = 0                   # ... a billing month
+    client_quotas: tuple[tuple[str, int, str], ...] = ()  # (MAC, bytes, "day" | "month")
 
     @property
     def band_channel(self) -> int:

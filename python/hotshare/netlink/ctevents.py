@@ -37,7 +37,13 @@ from ipaddress import IPv4Address, IPv4Network
 from .core import RECV_BUFSIZE, NetlinkSocket
 from .ctacct import ClientAccounting, ClientCounters
 from .ctparse import nfgenmsg
-from .uapi import IPCTNL_MSG_CT_GET_CTRZERO, NETLINK_NETFILTER, NFNL_SUBSYS_CTNETLINK, NFNLGRP_CONNTRACK_DESTROY
+from .uapi import (
+    IPCTNL_MSG_CT_GET_CTRZERO,
+    NETLINK_NETFILTER,
+    NFNL_SUBSYS_CTNETLINK,
+    NFNLGRP_CONNTRACK_DESTROY,
+    NFNLGRP_CONNTRACK_NEW,
+)
 
 CT_GET_CTRZERO_MSG = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET_CTRZERO
 # Room for a burst of events between two wake-ups (a destroy event is about
@@ -51,11 +57,14 @@ Counts = dict[str, ClientCounters]
 
 
 class DestroyEvents(NetlinkSocket):
-    """A ctnetlink socket on the destroy group; register it with a selector
-    and call :meth:`read` when it is readable."""
+    """A ctnetlink socket on the destroy group (and, with ``new``, the new
+    group too: a new connection's event carries no bytes, but it tells the
+    reader that traffic has started); register it with a selector and call
+    :meth:`read` when it is readable."""
 
-    def __init__(self) -> None:
-        super().__init__(NETLINK_NETFILTER, 1 << (NFNLGRP_CONNTRACK_DESTROY - 1), rcvbuf=EVENT_RCVBUF)
+    def __init__(self, new: bool = False) -> None:
+        groups = 1 << (NFNLGRP_CONNTRACK_DESTROY - 1) | (1 << (NFNLGRP_CONNTRACK_NEW - 1) if new else 0)
+        super().__init__(NETLINK_NETFILTER, groups, rcvbuf=EVENT_RCVBUF)
         try:  # root may go past net.core.rmem_max
             self._sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, EVENT_RCVBUF)
         except OSError:

@@ -115,6 +115,7 @@ IF_OPER_UP = 6
 
 # --- linux/netfilter/nfnetlink.h -------------------------------------------
 # enum nfnetlink_groups
+NFNLGRP_CONNTRACK_NEW = 1
 NFNLGRP_CONNTRACK_DESTROY = 3
 NFNLGRP_NFTABLES = 7
 # subsystems: the high byte of nlmsg_type (NFNL_SUBSYS_ID), the message the low one

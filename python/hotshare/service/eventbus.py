@@ -32,6 +32,7 @@ import logging
 import os
 import selectors
 import socket
+from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger("hotshare")
@@ -53,6 +54,7 @@ def message(kind: str, iface: str, **fields: Any) -> bytes:
 class EventBus:
     def __init__(self, path: str, iface: str, sel: selectors.BaseSelector) -> None:
         self.path, self.iface, self._sel = path, iface, sel
+        self.on_command: Callable[[dict[str, Any]], dict[str, Any]] | None = None
         self.server: socket.socket | None = None
         self.readers: list[socket.socket] = []
         self.hello = b""
@@ -88,15 +90,26 @@ class EventBus:
         self._send(conn, self.hello)
 
     def _on_reader(self, conn: socket.socket) -> None:
-        """A reader sends nothing: readable means it went (or misbehaves)."""
+        """Readable: the reader went, or sent a command (one JSON line, e.g.
+        ``{"command": "quota_reset", "mac": null, "period": "day"}``), whose
+        answer goes to it alone."""
         try:
-            if conn.recv(256):
-                return
+            data = conn.recv(1024)
         except BlockingIOError:
             return
         except OSError:
-            pass
-        self._drop(conn)
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        try:
+            cmd = json.loads(data)
+            if not isinstance(cmd, dict) or self.on_command is None:
+                raise ValueError("not a command")
+            answer = self.on_command(cmd)
+        except ValueError as e:
+            answer = {"error": str(e)}
+        self._send(conn, message("answer", self.iface, **answer))
 
     def _drop(self, conn: socket.socket) -> None:
         if conn in self.readers:

@@ -35,7 +35,8 @@ from .dnsfollow import DnsFollower
 from .eventbus import EventBus, events_path, message
 from .firewall_watch import FirewallWatch
 from .journal import Journal
-from .metering import ACCT_SYSCTL, Metering
+from .metering import ACCT_SYSCTL, QUOTA_INTERVAL, Metering
+from .quota import Quotas
 from .supervisor import Supervisor
 from .undo import undo
 from .usage import usage_path
@@ -66,6 +67,7 @@ class Hotspot(Supervisor):
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
         self.metering: Metering | None = None
+        self.quotas: Quotas | None = None
         self.bus = EventBus(events_path(self.paths.rundir, cfg.wifi_iface), cfg.wifi_iface, self.sel)
 
     # -- start ---------------------------------------------------------------
@@ -146,7 +148,25 @@ class Hotspot(Supervisor):
         self.metering = Metering(usage_path(self.paths.statedir, self.cfg.wifi_iface), self.plan.subnet,
                                  self.plan.gateway.ip, self.cfg.wifi_iface, self.paths.leases,
                                  self.cfg.billing_day, self.call_at, self.cancel)
+        self.quotas = Quotas(self.cfg, self.plan.table, self.metering.ledger, self.bus.emit, self.call_at, self.cancel)
+        if self.quotas.configured:
+            self.metering.interval = QUOTA_INTERVAL
+            self.metering.on_added = self.quotas.check
+        self.bus.on_command = self._command
         self.metering.open(self.sel)
+        self.quotas.check(force=True)
+
+    def _command(self, cmd: dict[str, object]) -> dict[str, object]:
+        """A command from the event socket (root only): `hotshare quota reset`."""
+        period, mac = cmd.get("period"), cmd.get("mac")
+        if cmd.get("command") != "quota_reset" or period not in ("day", "month") or \
+                not (mac is None or isinstance(mac, str)):
+            raise ValueError("unknown command")
+        assert self.quotas and self.metering
+        self.metering.refresh()
+        self.quotas.reset(mac.lower() if isinstance(mac, str) else None, str(period))
+        self.metering.save()
+        return {"done": "quota_reset", "mac": mac, "period": period}
 
     def _refresh_requested(self) -> None:
         if self.metering:
@@ -305,6 +325,8 @@ class Hotspot(Supervisor):
             self.uplinks = uplinks
             try:
                 self._load_ruleset(uplinks, snap)
+                if self.quotas:
+                    self.quotas.check(force=True)  # the new table's sets start empty
                 self._replan_remedies()
             except (nft.NftError, OSError, RuntimeError) as e:
                 log.error("cannot update the ruleset: %s", e)

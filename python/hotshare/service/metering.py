@@ -3,7 +3,10 @@ ledger, in the supervisor's loop, and the ledger onto disk.
 
 What wakes it: only the destroy-event socket, and a save timer that is
 armed only while there is unsaved data or traffic was seen in the last
-dump.  Saving (``SAVE_INTERVAL`` after the first unsaved byte, at once past
+dump.  With quotas, new-connection events wake it too and it looks at the
+live connections every ``QUOTA_INTERVAL`` while traffic flows, so a quota
+is enforced within seconds (saving stays at most every ``SAVE_INTERVAL``).
+Saving (``SAVE_INTERVAL`` after the first unsaved byte, at once past
 ``SAVE_BYTES``, and on stop) first collects the live connections' counters
 with a zeroing dump, so what long connections carried is saved too; if that
 dump found nothing flowing, no timer is left armed: an idle hotspot is not
@@ -30,6 +33,7 @@ log = logging.getLogger("hotshare")
 
 ACCT_SYSCTL = "net/netfilter/nf_conntrack_acct"
 SAVE_INTERVAL = 180.0       # seconds: at most this much is lost to a power cut
+QUOTA_INTERVAL = 5.0        # with quotas: how often live connections are counted while traffic flows
 SAVE_BYTES = 16 << 20       # ... or this many bytes, whichever comes first
 TIMER = "usage-save"
 
@@ -37,8 +41,10 @@ TIMER = "usage-save"
 class Metering:
     def __init__(self, path: str, subnet: IPv4Network, gateway: IPv4Address, ap: str, leases: str,
                  billing_day: int, call_at: Callable[[str, float, Callable[[], None]], None],
-                 cancel: Callable[[str], None]) -> None:
+                 cancel: Callable[[str], None], interval: float = SAVE_INTERVAL) -> None:
         self.path, self.subnet, self.gateway, self.ap, self.leases = path, subnet, gateway, ap, leases
+        self.interval = interval  # between looks at the live connections, while traffic flows
+        self._saved_at = 0.0
         self.call_at, self.cancel = call_at, cancel
         self.ledger = Ledger.load(path, billing_day)
         self.events: ctevents.DestroyEvents | None = None
@@ -51,7 +57,8 @@ class Metering:
     def open(self, sel: selectors.BaseSelector) -> None:
         """Subscribe, then collect what flowed while nobody counted (the
         live entries' counters since they were last zeroed)."""
-        self.events = ctevents.DestroyEvents()
+        # with quotas, new connections wake it too: traffic has started, look at it soon
+        self.events = ctevents.DestroyEvents(new=self.interval < SAVE_INTERVAL)
         sel.register(self.events, selectors.EVENT_READ, self._on_events)
         self._collect_live()
         self.save()
@@ -84,6 +91,8 @@ class Metering:
         dropped = self.events.dropped
         if self.events.read(acc):
             self._add(acc.result())
+            if not self._timer_armed and self.interval < SAVE_INTERVAL:
+                self._arm()
         if self.events.dropped != dropped:
             log.warning("usage: the kernel dropped conntrack events (%d times so far): some bytes are not counted",
                         self.events.dropped)
@@ -98,14 +107,14 @@ class Metering:
         if added and self.on_added:
             self.on_added()
         if self.ledger.unsaved_bytes >= SAVE_BYTES:
-            self._on_timer()
+            self.save()
         elif self.ledger.unsaved_bytes and not self._timer_armed:
             self._arm()
         return added
 
     def _arm(self) -> None:
         self._timer_armed = True
-        self.call_at(TIMER, time.monotonic() + SAVE_INTERVAL, self._on_timer)
+        self.call_at(TIMER, time.monotonic() + self.interval, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer_armed = False
@@ -116,7 +125,8 @@ class Metering:
         except OSError as e:
             log.warning("usage: cannot dump the live connections: %s", e)
             flowing = 0
-        self.save()
+        if time.monotonic() - self._saved_at >= SAVE_INTERVAL or not flowing:
+            self.save()
         if flowing and not self._timer_armed:
             self._arm()  # traffic goes on: look again then
 
@@ -127,6 +137,7 @@ class Metering:
             self._collect_live()
 
     def save(self) -> None:
+        self._saved_at = time.monotonic()
         try:
             self.ledger.save(self.path)
         except OSError as e:
