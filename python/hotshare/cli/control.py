@@ -92,18 +92,14 @@ def clients(iface: str, as_json: bool) -> int:
     return EXIT_OK
 
 
-def usage(iface: str, as_json: bool, timeout: float = 3.0) -> int:
-    """The totals the service keeps; a running service is asked (SIGUSR1) to
-    bring them up to the moment and save them first."""
+def usage(iface: str, as_json: bool) -> int:
+    """The totals the service keeps; a running service is asked (over its
+    event socket) to bring them up to the moment and save them first."""
     p = paths_for(iface)
     path = usage_path(p.statedir, iface)
     pid = running_pid(iface)
-    if pid:
-        before = _mtime(path)
-        os.kill(pid, signal.SIGUSR1)
-        deadline = time.monotonic() + timeout
-        while _mtime(path) == before and time.monotonic() < deadline:
-            time.sleep(0.02)
+    if pid and _ask(iface, {"command": "refresh"}) is None:
+        print("hotshare: the service did not answer; these totals may be a few minutes old", file=sys.stderr)
     try:
         with open(path) as f:
             data = json.load(f)
@@ -155,33 +151,35 @@ def events(iface: str, as_json: bool) -> int:
 def quota_reset(iface: str, mac: str | None, period: str) -> int:
     """Ask the running service (over its event socket) to zero the figures
     of ``period`` (one client's, or all) and lift the quotas that frees."""
-    import socket
-
     if mac is not None:
         mac = mac_value("--mac", mac)
     if not running_pid(iface):
         print(f"hotshare: no hotspot is running on {iface}", file=sys.stderr)
         return EXIT_NOT_RUNNING
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.settimeout(10)
-        sock.connect(events_path(paths_for(iface).rundir, iface))
-        sock.sendall(json.dumps({"command": "quota_reset", "mac": mac, "period": period}).encode())
-        with sock.makefile("rb") as stream:
-            for raw in stream:
-                ev = json.loads(raw)
-                if ev.get("event") == "answer":
-                    if "error" in ev:
-                        print(f"hotshare: {ev['error']}", file=sys.stderr)
-                        return EXIT_FAIL
-                    return EXIT_OK
-    return EXIT_FAIL
+    answer = _ask(iface, {"command": "quota_reset", "mac": mac, "period": period})
+    if answer is None or "error" in answer:
+        print(f"hotshare: {answer['error'] if answer else 'the service did not answer'}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
 
 
-def _mtime(path: str) -> int:
+def _ask(iface: str, command: dict[str, Any], timeout: float = 10.0) -> dict[str, Any] | None:
+    """Send one command over the service's event socket; its answer, or None."""
+    import socket
+
     try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return 0
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(events_path(paths_for(iface).rundir, iface))
+            sock.sendall(json.dumps(command).encode())
+            with sock.makefile("rb") as stream:
+                for raw in stream:
+                    ev = json.loads(raw)
+                    if ev.get("event") == "answer":
+                        return dict(ev)
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def dispatch(ns: argparse.Namespace) -> int:

@@ -157,7 +157,11 @@ class Hotspot(Supervisor):
         self.quotas.check(force=True)
 
     def _command(self, cmd: dict[str, object]) -> dict[str, object]:
-        """A command from the event socket (root only): `hotshare quota reset`."""
+        """A command from the event socket (root only): `hotshare usage`'s
+        refresh, `hotshare quota reset`."""
+        if cmd.get("command") == "refresh":
+            self._refresh_requested()
+            return {"done": "refresh"}
         period, mac = cmd.get("period"), cmd.get("mac")
         if cmd.get("command") != "quota_reset" or period not in ("day", "month") or \
                 not (mac is None or isinstance(mac, str)):
@@ -169,6 +173,7 @@ class Hotspot(Supervisor):
         return {"done": "quota_reset", "mac": mac, "period": period}
 
     def _refresh_requested(self) -> None:
+        """`hotshare usage`: the totals up to the moment, saved."""
         if self.metering:
             self.metering.refresh()
             self.metering.save()

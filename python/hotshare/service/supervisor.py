@@ -47,7 +47,7 @@ class Supervisor:
         self._sigr.setblocking(False)
         self._sigw.setblocking(False)
         signal.set_wakeup_fd(self._sigw.fileno(), warn_on_full_buffer=False)
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, lambda *_: None)  # handled from the wakeup fd
         self.sel.register(self._sigr, selectors.EVENT_READ, self._on_signal)
 
@@ -148,11 +148,7 @@ class Supervisor:
                 self.stopping = True
             elif signum == signal.SIGCHLD:
                 self._reap()
-            elif signum == signal.SIGUSR1:
-                self._refresh_requested()
 
-    def _refresh_requested(self) -> None:
-        """SIGUSR1 (`hotshare usage`): a subclass brings its totals up to date."""
 
     def _reap(self) -> None:
         for child in self.children.values():
