@@ -36,7 +36,7 @@ from .eventbus import EventBus, events_path, message
 from .firewall_watch import FirewallWatch
 from .journal import Journal
 from .metering import ACCT_SYSCTL, QUOTA_INTERVAL, Metering
-from .quota import Quotas
+from .quota import Quotas, command
 from .supervisor import Supervisor
 from .undo import undo
 from .usage import usage_path
@@ -152,31 +152,9 @@ class Hotspot(Supervisor):
         if self.quotas.configured:
             self.metering.interval = QUOTA_INTERVAL
             self.metering.on_added = self.quotas.check
-        self.bus.on_command = self._command
+        self.bus.on_command = lambda cmd: command(cmd, self.metering, self.quotas)
         self.metering.open(self.sel)
         self.quotas.check(force=True)
-
-    def _command(self, cmd: dict[str, object]) -> dict[str, object]:
-        """A command from the event socket (root only): `hotshare usage`'s
-        refresh, `hotshare quota reset`."""
-        if cmd.get("command") == "refresh":
-            self._refresh_requested()
-            return {"done": "refresh"}
-        period, mac = cmd.get("period"), cmd.get("mac")
-        if cmd.get("command") != "quota_reset" or period not in ("day", "month") or \
-                not (mac is None or isinstance(mac, str)):
-            raise ValueError("unknown command")
-        assert self.quotas and self.metering
-        self.metering.refresh()
-        self.quotas.reset(mac.lower() if isinstance(mac, str) else None, str(period))
-        self.metering.save()
-        return {"done": "quota_reset", "mac": mac, "period": period}
-
-    def _refresh_requested(self) -> None:
-        """`hotshare usage`: the totals up to the moment, saved."""
-        if self.metering:
-            self.metering.refresh()
-            self.metering.save()
 
     def _station_event(self, event: str) -> None:
         words = event.split()

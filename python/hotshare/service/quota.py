@@ -16,11 +16,14 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import HotspotConfig
 from ..system import nft
 from .usage import Ledger
+
+if TYPE_CHECKING:
+    from .metering import Metering
 
 log = logging.getLogger("hotshare")
 
@@ -106,3 +109,22 @@ class Quotas:
         self.ledger.reset(mac, period, dt.date.today())
         log.info("quota reset: %s, %s", mac or "all", period)
         self.check()
+
+
+def command(cmd: dict[str, Any], metering: Metering | None, quotas: Quotas | None) -> dict[str, Any]:
+    """A command from the event socket (root only): ``refresh`` (`hotshare
+    usage`: the totals up to the moment, saved) or ``quota_reset``."""
+    if metering is None or quotas is None:
+        raise ValueError("no usage totals on this hotspot")
+    if cmd.get("command") == "refresh":
+        metering.refresh()
+        metering.save()
+        return {"done": "refresh"}
+    period, mac = cmd.get("period"), cmd.get("mac")
+    if cmd.get("command") != "quota_reset" or period not in ("day", "month") or \
+            not (mac is None or isinstance(mac, str)):
+        raise ValueError("unknown command")
+    metering.refresh()
+    quotas.reset(mac.lower() if isinstance(mac, str) else None, str(period))
+    metering.save()
+    return {"done": "quota_reset", "mac": mac, "period": period}
