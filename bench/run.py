@@ -309,6 +309,14 @@ class Bench:
         if proc.returncode != 0:
             raise RuntimeError(f"bench/accounting.py exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
 
+    def ctevents(self) -> None:
+        """bench/ctevents.py: destroy events/s C vs Python; with root, hotshare's CPU at 2,000 new conns/s."""
+        argv = [sys.executable, str(REPO / "bench" / "ctevents.py"), *(["--load"] if os.geteuid() == 0 else [])]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"bench/ctevents.py exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+        self.data["ctevents"] = json.loads(proc.stdout)
+
     # -- the whole run -------------------------------------------------------------------
 
     def run(self) -> int:
@@ -345,6 +353,7 @@ class Bench:
             self.step("uplink health", self.uplink_health)
         if not a.no_accounting:
             self.step("accounting", self.accounting)
+            self.step("conntrack events", self.ctevents)
         self.data["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
         shutil.rmtree(self.tmp, ignore_errors=True)
         return report(self.data, self.create_ap)
@@ -614,6 +623,19 @@ def report(data: dict[str, Any], create_ap: str | None) -> int:
         notes.append("not measured: " + "; ".join(missing))
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    ev = data.get("ctevents") or {}
+    if ev:
+        pe, ld = ev.get("parse") or {}, ev.get("load") or {}
+        lines += ["", "## Conntrack destroy events (bench/ctevents.py)", "",
+                  f"Parsing {pe.get('events')} events in batches of {pe.get('batch_events')}: C "
+                  f"{num(pe.get('c_events_per_s'), 'events/s')}, "
+                  f"Python {num(pe.get('python_events_per_s'), 'events/s')}"
+                  f" ({num(pe.get('c_over_python'), '×', 1)})."]
+        if ld:
+            lines.append(f"hotshare's CPU with the phone opening {ld['rate']:.0f} new connections/s for "
+                         f"{ld['seconds']:.0f} s: {ld['cpu_percent']:.1f} % of one core ({ld['backend']} helper; "
+                         f"idle {ld['idle_cpu_percent']:.1f} %); "
+                         f"{ld['packets_counted']} of {ld['flows_sent']} flows counted.")
     if acct.get("markdown"):
         lines += ["", "## Accounting (bench/accounting.py)", "", f"`{acct.get('command')}`", "",
                   acct["markdown"].lstrip("# \n").replace("Per-client accounting of a conntrack dump\n", "", 1).strip()]

@@ -22,7 +22,9 @@
 #define NFGENMSG_LEN 4u
 #define NFNL_SUBSYS_CTNETLINK 1u
 #define IPCTNL_MSG_CT_NEW 0u
+#define IPCTNL_MSG_CT_DELETE 2u
 #define CT_NEW_MSG ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW)
+#define CT_DELETE_MSG ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_DELETE)
 #define FAMILY_AF_INET 2u
 
 enum ctattr_type {
@@ -280,7 +282,7 @@ static int is_station(const struct stations *st, uint32_t addr)
 	return 1;
 }
 
-/* One IPCTNL_MSG_CT_NEW message at buf[msg..end). */
+/* One IPCTNL_MSG_CT_NEW or _DELETE message at buf[msg..end). */
 static int count_entry(const uint8_t *buf, size_t msg, size_t end,
 		       const struct stations *st, struct ctacct_client *table,
 		       size_t cap, size_t *n_used, size_t *err_off)
@@ -409,7 +411,8 @@ int ctacct_count(const uint8_t *buf, size_t len, uint32_t net_be,
 			*err_off = off;
 			return CTACCT_E_NLMSG_ERROR;
 		}
-		if (type == CT_NEW_MSG) {
+		/* dump entries and destroy events carry the same attributes */
+		if (type == CT_NEW_MSG || type == CT_DELETE_MSG) {
 			int rc = count_entry(buf, off, off + msg_len, &st,
 					     table, cap, n_used, err_off);
 			if (rc < 0) {

@@ -1,9 +1,11 @@
 /*
- * ctacct -- per-client traffic accounting from a ctnetlink conntrack dump.
+ * ctacct -- per-client traffic accounting from a ctnetlink conntrack dump
+ * or a batch of conntrack destroy events.
  *
- * The input is what the kernel sends in answer to IPCTNL_MSG_CT_GET with
- * NLM_F_DUMP: a run of netlink messages, each an nlmsghdr, a struct nfgenmsg
- * and the CTA_* attributes of one conntrack entry.  ctacct_count() walks the
+ * The input is what the kernel sends in answer to IPCTNL_MSG_CT_GET (or
+ * _GET_CTRZERO) with NLM_F_DUMP, or a batch of destroy events: a run of
+ * netlink messages, each an nlmsghdr, a struct nfgenmsg and the CTA_*
+ * attributes of one conntrack entry.  ctacct_count() walks the
  * messages and adds the CTA_COUNTERS_ORIG / CTA_COUNTERS_REPLY of every IPv4
  * entry to the client it belongs to:
  *
@@ -32,8 +34,10 @@
  *     next message starts NLMSG_ALIGN(nlmsg_len) further on (the walk ends
  *     if that is past the end).  NLMSG_NOOP, NLMSG_DONE, NLMSG_OVERRUN and
  *     messages of other types are skipped; NLMSG_ERROR is an error.
- *     IPCTNL_MSG_CT_NEW messages of subsystem NFNL_SUBSYS_CTNETLINK need room
- *     for the nfgenmsg, and their attributes fill the rest of the message.
+ *     IPCTNL_MSG_CT_NEW messages of subsystem NFNL_SUBSYS_CTNETLINK (dump
+ *     entries) and IPCTNL_MSG_CT_DELETE ones (destroy events of the
+ *     NFNLGRP_CONNTRACK_DESTROY group, with an entry's final counters) need
+ *     room for the nfgenmsg, and their attributes fill the rest of the message.
  *   - attributes: a header needs 4 bytes; 4 <= nla_len <= bytes left in the
  *     enclosing container; the next attribute starts NLA_ALIGN(nla_len)
  *     further on.  NLA_F_NESTED / NLA_F_NET_BYTEORDER are ignored.

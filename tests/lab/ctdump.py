@@ -47,6 +47,7 @@ NLMSG_ERROR = 0x2
 NLMSG_DONE = 0x3
 NLA_F_NESTED = 0x8000
 CT_NEW = (1 << 8) | 0  # NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW
+CT_DELETE = (1 << 8) | 2  # ... | IPCTNL_MSG_CT_DELETE: a destroy event
 EXP_NEW = (2 << 8) | 0  # NFNL_SUBSYS_CTNETLINK_EXP << 8 | IPCTNL_MSG_EXP_NEW
 PORT_PROTOS = (6, 17, 33, 132, 136)  # tcp, udp, dccp, sctp, udplite
 TCP_CONNTRACK_ESTABLISHED = 3
@@ -133,8 +134,10 @@ def _counters(e: SynthEntry, packets: int, octets: int) -> list[bytes]:
     return [*pad, nla(1, struct.pack(">Q", packets)), *pad, nla(2, struct.pack(">Q", octets))]
 
 
-def encode_entry(e: SynthEntry, seq: int = 0, portid: int = 0, flags: int = NLM_F_MULTI) -> bytes:
-    """One IPCTNL_MSG_CT_NEW message, laid out like ctnetlink_fill_info()."""
+def encode_entry(e: SynthEntry, seq: int = 0, portid: int = 0, flags: int = NLM_F_MULTI, mtype: int = CT_NEW) -> bytes:
+    """One IPCTNL_MSG_CT_NEW message, laid out like ctnetlink_fill_info()
+    (``mtype=CT_DELETE``: a destroy event, as ctnetlink_conntrack_event()
+    sends it, which lays the same attributes out in the same order)."""
     f = e.nested_flag
     attrs = [nest(1, _tuple(e, False), f), nest(2, _tuple(e, True), f)]  # CTA_TUPLE_ORIG, CTA_TUPLE_REPLY
     if e.zone:
@@ -157,7 +160,7 @@ def encode_entry(e: SynthEntry, seq: int = 0, portid: int = 0, flags: int = NLM_
         attrs.append(nest(9, _counters(e, e.orig_packets, e.orig_bytes), f))  # CTA_COUNTERS_ORIG
         attrs.append(nest(10, _counters(e, e.reply_packets, e.reply_bytes), f))  # CTA_COUNTERS_REPLY
     payload = struct.pack("=BBH", e.family, 0, 0) + b"".join(attrs)
-    return struct.pack("=IHHII", 16 + len(payload), CT_NEW, flags, seq, portid) + payload
+    return struct.pack("=IHHII", 16 + len(payload), mtype, flags, seq, portid) + payload
 
 
 def encode_done(seq: int = 0, portid: int = 0, error: int = 0) -> bytes:
@@ -180,6 +183,17 @@ def encode_dump(entries: Sequence[SynthEntry], *, done: bool = True, noise: rand
             parts.append(encode_noise(noise))
     if done:
         parts.append(encode_done())
+    return b"".join(parts)
+
+
+def encode_events(entries: Sequence[SynthEntry], *, noise: random.Random | None = None) -> bytes:
+    """A batch of destroy events, as DestroyEvents.batches() lays them out
+    (one message after the other, no NLMSG_DONE)."""
+    parts = []
+    for e in entries:
+        parts.append(encode_entry(e, flags=0, mtype=CT_DELETE))
+        if noise is not None and noise.random() < 0.05:
+            parts.append(encode_noise(noise))
     return b"".join(parts)
 
 
@@ -505,3 +519,23 @@ MALFORMED = {
         conntrack.E_NLMSG_ERROR,
     ),
 }
+
+
+def mutate(buf: bytes, ops: list[tuple[Any, ...]]) -> bytes:
+    """Apply fuzzing ops (truncate, byte, u16, insert, delete at a position) to buf."""
+    b = bytearray(buf)
+    for op in ops:
+        if not b:
+            break
+        pos = op[1] % len(b)
+        if op[0] == "truncate":
+            del b[pos:]
+        elif op[0] == "byte":
+            b[pos] = op[2]
+        elif op[0] == "u16" and pos + 2 <= len(b):
+            b[pos : pos + 2] = struct.pack("=H", op[2])
+        elif op[0] == "insert":
+            b[pos:pos] = op[2]
+        elif op[0] == "delete":
+            del b[pos : pos + op[2]]
+    return bytes(b)

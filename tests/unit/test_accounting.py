@@ -34,6 +34,7 @@ from lab.ctdump import (
     encode_entry,
     expected_counts,
     load_accounting,
+    mutate,
     nest,
     nla,
     random_entries,
@@ -279,29 +280,10 @@ def reframe_last(buf: bytes) -> bytes:
     return bytes(b)
 
 
-def _mutate(buf: bytes, ops: list[tuple[Any, ...]]) -> bytes:
-    b = bytearray(buf)
-    for op in ops:
-        if not b:
-            break
-        pos = op[1] % len(b)
-        if op[0] == "truncate":
-            del b[pos:]
-        elif op[0] == "byte":
-            b[pos] = op[2]
-        elif op[0] == "u16" and pos + 2 <= len(b):
-            b[pos : pos + 2] = struct.pack("=H", op[2])
-        elif op[0] == "insert":
-            b[pos:pos] = op[2]
-        elif op[0] == "delete":
-            del b[pos : pos + op[2]]
-    return bytes(b)
-
-
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), ops=st.lists(mutation, min_size=1, max_size=4), reframe=st.booleans())
 def test_corrupted_dumps(acct: ModuleType, seed: int, ops: list[tuple[Any, ...]], reframe: bool) -> None:
-    buf = _mutate(_seed_dump(seed), ops)
+    buf = mutate(_seed_dump(seed), ops)
     if reframe:
         buf = reframe_last(buf)
     for exclude in ([], [ROUTER]):

@@ -1,4 +1,4 @@
-"""Commands that look at or stop a running hotspot: status, clients, list, down."""
+"""Commands that look at or stop a running hotspot: status, clients, usage, list, down."""
 
 from __future__ import annotations
 
@@ -11,8 +11,11 @@ import time
 from typing import Any
 
 from ..config.values import ifname
+from ..config.values import mac as mac_value
 from ..errors import EXIT_FAIL, EXIT_NOT_RUNNING, EXIT_OK, EXIT_USAGE
+from ..service.eventbus import events_path
 from ..service.instances import clients_of, instances, paths_for, resolve_iface, running_pid, status_of
+from ..service.usage import usage_path
 from ..system.host import lock_held
 
 
@@ -89,6 +92,96 @@ def clients(iface: str, as_json: bool) -> int:
     return EXIT_OK
 
 
+def usage(iface: str, as_json: bool) -> int:
+    """The totals the service keeps; a running service is asked (over its
+    event socket) to bring them up to the moment and save them first."""
+    p = paths_for(iface)
+    path = usage_path(p.statedir, iface)
+    pid = running_pid(iface)
+    if pid and _ask(iface, {"command": "refresh"}) is None:
+        print("hotshare: the service did not answer; these totals may be a few minutes old", file=sys.stderr)
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        print(f"hotshare: no usage recorded on {iface} yet", file=sys.stderr)
+        return EXIT_NOT_RUNNING if pid is None else EXIT_FAIL
+    if as_json:
+        print(json.dumps(data, indent=1))
+        return EXIT_OK
+    print(f"{'MAC':17}  {'ADDRESS':15}  {'SESSION':>10}  {'TODAY':>10}  {'MONTH':>10}  (MB down/up)")
+    for mac, c in data.get("clients", {}).items():
+        cells = [f"{c[k]['rx_bytes'] / 1e6:.1f}/{c[k]['tx_bytes'] / 1e6:.1f}" for k in ("session", "day", "month")]
+        print(f"{mac:17}  {(c.get('addresses') or ['-'])[0]:15}  " + "  ".join(f"{x:>10}" for x in cells))
+    h = data.get("hotspot", {})
+    if h:
+        print(f"hotspot today {h['day']['rx_bytes'] / 1e6:.1f}/{h['day']['tx_bytes'] / 1e6:.1f} MB, "
+              f"billing month from {h['month']['key']} {h['month']['rx_bytes'] / 1e6:.1f}/"
+              f"{h['month']['tx_bytes'] / 1e6:.1f} MB")
+    return EXIT_OK
+
+
+def events(iface: str, as_json: bool) -> int:
+    """Print the running service's events as they come (a blocking read of
+    its event socket: nothing is polled); ends when the service stops."""
+    import socket
+
+    p = paths_for(iface)
+    if not running_pid(iface):
+        print(f"hotshare: no hotspot is running on {iface}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    try:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(events_path(p.rundir, iface))
+    except OSError as e:
+        print(f"hotshare: cannot read the events of {iface}: {e.strerror} (root only)", file=sys.stderr)
+        return EXIT_FAIL
+    with sock, sock.makefile("rb") as stream:
+        for raw in stream:
+            if as_json:
+                sys.stdout.write(raw.decode())
+            else:
+                ev = json.loads(raw)
+                rest = " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("version", "event", "time", "iface"))
+                print(f"{ev['time']} {ev['event']} {rest}".rstrip())
+            sys.stdout.flush()
+    return EXIT_OK
+
+
+def quota_reset(iface: str, mac: str | None, period: str) -> int:
+    """Ask the running service (over its event socket) to zero the figures
+    of ``period`` (one client's, or all) and lift the quotas that frees."""
+    if mac is not None:
+        mac = mac_value("--mac", mac)
+    if not running_pid(iface):
+        print(f"hotshare: no hotspot is running on {iface}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    answer = _ask(iface, {"command": "quota_reset", "mac": mac, "period": period})
+    if answer is None or "error" in answer:
+        print(f"hotshare: {answer['error'] if answer else 'the service did not answer'}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _ask(iface: str, command: dict[str, Any], timeout: float = 10.0) -> dict[str, Any] | None:
+    """Send one command over the service's event socket; its answer, or None."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(events_path(paths_for(iface).rundir, iface))
+            sock.sendall(json.dumps(command).encode())
+            with sock.makefile("rb") as stream:
+                for raw in stream:
+                    ev = json.loads(raw)
+                    if ev.get("event") == "answer":
+                        return dict(ev)
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def dispatch(ns: argparse.Namespace) -> int:
     if ns.command == "list":
         return list_running(ns.json)
@@ -104,6 +197,12 @@ def dispatch(ns: argparse.Namespace) -> int:
         return stop(iface)
     if ns.command == "clients":
         return clients(iface, ns.json)
+    if ns.command == "usage":
+        return usage(iface, ns.json)
+    if ns.command == "events":
+        return events(iface, ns.json)
+    if ns.command == "quota":
+        return quota_reset(iface, ns.mac, ns.period)
     info = status_of(iface)
     if ns.json:
         print(json.dumps(info, indent=1))

@@ -7,7 +7,7 @@ import argparse
 from .. import __version__
 from ..config.cmdline import ArgParser, add_up_options
 
-SUBCOMMANDS = ("up", "down", "status", "clients", "list", "doctor")
+SUBCOMMANDS = ("up", "down", "status", "clients", "usage", "events", "quota", "list", "doctor")
 
 
 def legacy_parser() -> argparse.ArgumentParser:
@@ -43,12 +43,20 @@ def sub_parser() -> argparse.ArgumentParser:
     up.add_argument("--json", action="store_true", help="with --dry-run: the plan as JSON, as the journal records it")
     for name, text in (("down", "stop a hotspot and undo everything it changed"),
                        ("status", "is it running, on which subnet and uplink"),
-                       ("clients", "the stations: MAC, IP, hostname, signal, time connected")):
+                       ("clients", "the stations: MAC, IP, hostname, signal, time connected"),
+                       ("usage", "per-client traffic totals: session, today, billing month"),
+                       ("events", "follow the hotspot's events (clients, leases, uplink, quotas) as they happen")):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("iface", nargs="?", help="the hotspot interface (default: the only one running)")
         sp.add_argument("--config", metavar="FILE", help="take the interface from this config file")
         if name != "down":
             sp.add_argument("--json", action="store_true", help="machine-readable output")
+    q = sub.add_parser("quota", help="quota reset [IFACE] [--mac MAC] [--period day|month]: lift a quota now")
+    q.add_argument("action", choices=["reset"])
+    q.add_argument("iface", nargs="?", help="the hotspot interface (default: the only one running)")
+    q.add_argument("--config", metavar="FILE", help="take the interface from this config file")
+    q.add_argument("--mac", help="one client (default: every client and the whole hotspot)")
+    q.add_argument("--period", choices=["day", "month"], default="day")
     ls = sub.add_parser("list", help="list running hotspots")
     ls.add_argument("--json", action="store_true")
     doc = sub.add_parser("doctor", help="check the system and a hotspot for known problems")

@@ -222,13 +222,16 @@ class Walker:
     def _match(self, key: Key, m: Any, p: Packet) -> Tri:
         if not isinstance(m, dict):
             return None
+        right, op = m.get("right"), m.get("op", "==")
+        if op in ("==", "in") and isinstance(right, str) and right.startswith("@") and \
+                self.sets.get((key[0], key[1], right[1:])) == []:
+            return False  # nothing is in an empty set, whatever the packet's side (ether saddr...)
         val = self._value(m.get("left"), p)
         if val is _ABSENT:
             return False
         if val is _UNKNOWN or not isinstance(val, tuple):
             return None
         kind, v = val
-        right, op = m.get("right"), m.get("op", "==")
         if isinstance(right, str) and right.startswith("@"):
             elems = self.sets.get((key[0], key[1], right[1:]))
             if elems is None:

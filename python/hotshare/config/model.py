@@ -61,6 +61,10 @@ class HotspotConfig:
     # One radio, two roles: WIFI_IFACE is also the (station) uplink, so the AP
     # is a virtual interface of that radio; wifi_iface is then the virtual one
     virt_of: str = ""                      # the station interface the AP was made beside ("" none)
+    billing_day: int = 1                   # day of the month the SIM's billing month starts (1..28)
+    quota_day: int = 0                     # bytes the whole hotspot may use a day; 0: no quota
+    quota_month: int = 0                   # ... a billing month
+    client_quotas: tuple[tuple[str, int, str], ...] = ()  # (MAC, bytes, "day" | "month")
 
     @property
     def band_channel(self) -> int:

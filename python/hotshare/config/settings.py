@@ -26,6 +26,7 @@ from .values import (
     WPA_VERSIONS,
     boolean,
     choice,
+    client_quotas,
     count,
     dns_servers,
     firewall_mode,
@@ -37,6 +38,7 @@ from .values import (
     passphrase_value,
     read_mac_file,
     services,
+    size,
     ssid_value,
     tied_paths,
 )
@@ -183,6 +185,10 @@ def from_mapping(raw: Mapping[str, str],
         max_stations=count("MAX_STATIONS", get("MAX_STATIONS"), 1, 2007) if get("MAX_STATIONS") else 0,
         health=health_from_mapping(get),
         virt_of=virt_of,
+        billing_day=count("BILLING_DAY", get("BILLING_DAY", "1") or "1", 1, 28),
+        quota_day=size("QUOTA_DAY", get("QUOTA_DAY")) if get("QUOTA_DAY") else 0,
+        quota_month=size("QUOTA_MONTH", get("QUOTA_MONTH")) if get("QUOTA_MONTH") else 0,
+        client_quotas=client_quotas("CLIENT_QUOTAS", get("CLIENT_QUOTAS")),
     )
 
 

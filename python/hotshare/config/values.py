@@ -186,3 +186,31 @@ def count(key: str, v: str, low: int, high: int) -> int:
     if not (v.isascii() and v.isdigit()) or not low <= int(v) <= high:
         raise ConfigError(key, f"{v!r} is not a number from {low} to {high}", f"use a number from {low} to {high}")
     return int(v)
+
+
+SIZE_UNITS = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}  # decimal, as operators bill
+SIZE_RE = re.compile(r"^([0-9]{1,15})([KMGT]?)B?$")
+QUOTA_PERIODS = ("day", "month")
+
+
+def size(key: str, v: str) -> int:
+    """A byte count like 500M or 2G (decimal units); 0 is refused."""
+    m = SIZE_RE.match(v.strip().upper())
+    if not m or int(m[1]) == 0:
+        raise ConfigError(key, f"{v!r} is not a size", "give bytes with K, M, G or T (decimal), e.g. 500M or 2G")
+    return int(m[1]) * SIZE_UNITS[m[2]]
+
+
+def client_quotas(key: str, v: str) -> tuple[tuple[str, int, str], ...]:
+    """``MAC=SIZE/PERIOD,...`` (PERIOD day or month) -> ((mac, bytes, period), ...)."""
+    out: dict[tuple[str, str], int] = {}
+    for item in (i.strip() for i in v.split(",")):
+        if not item:
+            continue
+        who, _, amount = item.partition("=")
+        amount, _, period = amount.partition("/")
+        if not MAC_RE.match(who) or period not in QUOTA_PERIODS or not amount:
+            raise ConfigError(key, f"{item!r} is not MAC=SIZE/day or MAC=SIZE/month",
+                              "list quotas like 6a:02:71:2d:90:f6=500M/day,6a:02:71:2d:90:f7=5G/month")
+        out[(who.lower(), period)] = size(key, amount)
+    return tuple((mac_, amount_, period_) for (mac_, period_), amount_ in out.items())

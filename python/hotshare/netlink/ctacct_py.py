@@ -11,7 +11,7 @@ import socket
 import struct
 
 from .core import Buffer, iter_messages
-from .ctparse import CT_NEW_MSG, ConntrackParseError
+from .ctparse import CT_DELETE_MSG, CT_NEW_MSG, ConntrackParseError
 from .status import E_NFGENMSG, E_NLA_LEN, E_NLA_PAST_END, E_NLA_TRUNC, E_NLMSG_ERROR, E_PAYLOAD
 from .uapi import (
     CTA_COUNTERS32_BYTES,
@@ -52,6 +52,7 @@ _V4_ADDRS = frozenset((CTA_IP_V4_SRC, CTA_IP_V4_DST))
 _COUNTERS = frozenset((CTA_COUNTERS_ORIG, CTA_COUNTERS_REPLY))
 _COUNTERS64 = frozenset((CTA_COUNTERS_PACKETS, CTA_COUNTERS_BYTES))
 _COUNTERS32 = frozenset((CTA_COUNTERS32_PACKETS, CTA_COUNTERS32_BYTES))
+_ENTRY_MSGS = frozenset((CT_NEW_MSG, CT_DELETE_MSG))  # dump entries, destroy events
 
 
 def _attr_error(pos: int, alen: int) -> ConntrackParseError:
@@ -75,7 +76,7 @@ def count_into(buf: Buffer, net: int, mask: int, exclude: frozenset[int], acc: d
     tuples, ips, counters, c64s, c32s = _TUPLES, _V4_ADDRS, _COUNTERS, _COUNTERS64, _COUNTERS32
     af_inet = socket.AF_INET
     for off, mlen, mtype, _flags, _seq in iter_messages(buf, ConntrackParseError):
-        if mtype == CT_NEW_MSG:
+        if mtype in _ENTRY_MSGS:  # dump entries, destroy events
             if mlen < _ATTRS_START:
                 raise ConntrackParseError(off, E_NFGENMSG)
             end = off + mlen

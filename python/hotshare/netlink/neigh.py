@@ -25,8 +25,19 @@ PRESENT = NUD_REACHABLE | NUD_STALE | NUD_DELAY | NUD_PROBE
 
 
 def present(ifindex: int) -> dict[str, str]:
-    """{MAC: IPv4 address} of the neighbours on ``ifindex`` that are there."""
-    out: dict[str, str] = {}
+    """{MAC: IPv4 address} of the neighbours on ``ifindex`` that are there
+    (one of them for a MAC that has several)."""
+    return {mac: ip for ip, mac in addresses(ifindex)}
+
+
+def by_address(ifindex: int) -> dict[str, str]:
+    """{IPv4 address: MAC} of the neighbours on ``ifindex`` that are there."""
+    return dict(addresses(ifindex))
+
+
+def addresses(ifindex: int) -> list[tuple[str, str]]:
+    """(IPv4 address, MAC) of the neighbours on ``ifindex`` that are there."""
+    out: list[tuple[str, str]] = []
     with RtnlSocket() as s:
         for chunk in s.dump(RTM_GETNEIGH, NDMSG.pack(socket.AF_INET, ifindex, 0, 0, 0), "neighbour dump"):
             for off, mlen, mtype, _flags, _seq in iter_messages(chunk):
@@ -43,5 +54,5 @@ def present(ifindex: int) -> dict[str, str]:
                     elif kind == NDA_LLADDR and size == 6:
                         mac = ":".join(f"{b:02x}" for b in bytes(chunk[aoff:aoff + 6]))
                 if ip and mac:
-                    out[mac] = ip
+                    out.append((ip, mac))
     return out

@@ -121,6 +121,7 @@ IF_OPER_UP = 6
 # enum nfnetlink_groups
 NFNLGRP_CONNTRACK_NEW = 1
 NFNLGRP_CONNTRACK_UPDATE = 2
+NFNLGRP_CONNTRACK_DESTROY = 3
 NFNLGRP_NFTABLES = 7
 # subsystems: the high byte of nlmsg_type (NFNL_SUBSYS_ID), the message the low one
 NFNL_SUBSYS_CTNETLINK = 1
@@ -135,6 +136,7 @@ NFGENMSG = struct.Struct("=BBH")
 IPCTNL_MSG_CT_NEW = 0
 IPCTNL_MSG_CT_GET = 1
 IPCTNL_MSG_CT_DELETE = 2
+IPCTNL_MSG_CT_GET_CTRZERO = 3
 
 # enum ctattr_type
 CTA_TUPLE_ORIG = 1

@@ -10,9 +10,11 @@ change, when another firewall changes) is ``firewall_watch.py``'s.
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import logging
 import os
+import re
 import selectors
 import time
 from typing import Callable
@@ -31,18 +33,24 @@ from ..system import links as netcfg
 from ..system import managers as guard
 from . import steer
 from .dnsfollow import DnsFollower
+from .eventbus import EventBus, events_path, message
 from .firewall_watch import FirewallWatch
 from .health_watch import HealthWatch
 from .journal import Journal
+from .metering import ACCT_SYSCTL, QUOTA_INTERVAL, Metering
+from .quota import Quotas, command
 from .samecard import StationFollower
 from .supervisor import Supervisor
 from .undo import undo
+from .usage import usage_path
 
 log = logging.getLogger("hotshare")
 
 # hostapd can take several seconds to bring a slow radio up (and much longer
 # under emulation): generous, since a start that fails is undone anyway.
 READY_TIMEOUT = 60.0
+# dnsmasq's "DHCPACK(lan0) 192.168.12.57 6a:02:71:2d:90:f6 phone"
+DHCPACK = re.compile(r"DHCPACK\([^)]*\) ([0-9.]+) ([0-9a-f:]{17})(?: (\S+))?")
 
 
 class Hotspot(Supervisor):
@@ -70,6 +78,9 @@ class Hotspot(Supervisor):
         if cfg.health.enabled and cfg.share_method == "nat":
             self.health = HealthWatch(cfg.health, self.sel, self.call_at, self.cancel, lambda: self.uplink_addr,
                                       self._on_health, lambda: self.best_uplink)
+        self.metering: Metering | None = None
+        self.quotas: Quotas | None = None
+        self.bus = EventBus(events_path(self.paths.rundir, cfg.wifi_iface), cfg.wifi_iface, self.sel)
 
     # -- start ---------------------------------------------------------------
 
@@ -137,6 +148,7 @@ class Hotspot(Supervisor):
             self._load_ruleset(self.uplinks)
             firewalls.remove_leftovers(self.cfg.wifi_iface)  # rules a crash left before it journaled them
             self.firewall.apply_planned(plan.firewall, plan.firewall_notes)
+            self._start_metering()
 
         if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
             self._start_child(self.specs["dnsmasq"])
@@ -148,6 +160,42 @@ class Hotspot(Supervisor):
             self.journal.virt = self.cfg.wifi_iface
             self.journal.save()
             netcfg.run(made)
+
+    def _start_metering(self) -> None:
+        """Per-client totals from conntrack (NAT only: a bridge's clients
+        are not tracked by the board)."""
+        if sysctl.read(ACCT_SYSCTL) is None:
+            log.warning("no conntrack in this kernel: no usage totals")
+            return
+        self._set_sysctl(ACCT_SYSCTL, "1")   # journaled: restored on stop
+        self.metering = Metering(usage_path(self.paths.statedir, self.cfg.wifi_iface), self.plan.subnet,
+                                 self.plan.gateway.ip, self.cfg.wifi_iface, self.paths.leases,
+                                 self.cfg.billing_day, self.call_at, self.cancel)
+        self.quotas = Quotas(self.cfg, self.plan.table, self.metering.ledger, self.bus.emit, self.call_at, self.cancel)
+        if self.quotas.configured:
+            self.metering.interval = QUOTA_INTERVAL
+            self.metering.on_added = self.quotas.check
+        self.bus.on_command = lambda cmd: command(cmd, self.metering, self.quotas)
+        self.metering.open(self.sel)
+        self.quotas.check(force=True)
+
+    def _station_event(self, event: str) -> None:
+        words = event.split()
+        if len(words) < 2 or words[0] not in ("AP-STA-CONNECTED", "AP-STA-DISCONNECTED"):
+            return
+        mac = words[1].lower()
+        joined = words[0] == "AP-STA-CONNECTED"
+        if self.metering and joined:
+            self.metering.ledger.new_session(mac)
+        self.bus.emit("client_joined" if joined else "client_left", mac=mac)
+
+    def _child_lines(self, name: str, lines: list[str]) -> None:
+        if name != "dnsmasq":
+            return
+        for line in lines:
+            m = DHCPACK.search(line)
+            if m:
+                self.bus.emit("dhcp_lease", ip=m[1], mac=m[2], hostname=m[3] or "")
 
     def _replan_remedies(self) -> None:
         """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
@@ -225,6 +273,8 @@ class Hotspot(Supervisor):
 
     def _setup_loop(self) -> None:
         self._setup_signals()
+        self.bus.open(message("daemon_started", self.cfg.wifi_iface, pid=os.getpid(),
+                                        started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
         groups = rtnl.RTMGRP_LINK | rtnl.RTMGRP_IPV4_IFADDR | rtnl.RTMGRP_IPV4_ROUTE
         self.rtnl = rtnl.RtnlSocket(groups)
         self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
@@ -299,6 +349,8 @@ class Hotspot(Supervisor):
             self.uplinks = uplinks
             try:
                 self._load_ruleset(uplinks, snap)
+                if self.quotas:
+                    self.quotas.check(force=True)  # the new table's sets start empty
                 self._replan_remedies()
             except (nft.NftError, OSError, RuntimeError) as e:
                 log.error("cannot update the ruleset: %s", e)
@@ -316,6 +368,7 @@ class Hotspot(Supervisor):
             self.journal.extra["uplink"] = best or ""
             self.journal.save()
             log.info("uplink changed: %s -> %s", old or "none", best or "none")
+            self.bus.emit("uplink_changed", old=old or "", new=best or "")
             if old and old in self.uplink_addr:
                 self._flush_nat(self.uplink_addr[old])
         self._remember_uplink_addresses(snap)
@@ -350,11 +403,16 @@ class Hotspot(Supervisor):
 
     def stop(self) -> None:
         self.stopping = True
+        self.bus.emit("daemon_stopping", pid=os.getpid())
         self._teardown()
         log.info("hotspot on %s stopped; everything it changed is restored", self.cfg.wifi_iface)
 
     def _teardown(self) -> None:
+        if self.metering:
+            self.metering.close(self.sel)   # before the sysctl and the table go
+            self.metering = None
         self._stop_children()
+        self.bus.close()
         problems = undo(self.journal, self.paths.child_marker)
         for problem in problems:
             log.error("cleanup: %s", problem)

@@ -149,6 +149,7 @@ class Supervisor:
             elif signum == signal.SIGCHLD:
                 self._reap()
 
+
     def _reap(self) -> None:
         for child in self.children.values():
             if child.proc and child.proc.returncode is None and child.proc.poll() is not None:
@@ -176,6 +177,8 @@ class Supervisor:
 
     def _on_output(self, child: daemons.Child) -> None:
         lines = child.read_output()
+        if lines:
+            self._child_lines(child.name, lines)
         if lines is None and child.proc and child.proc.stdout:
             self._unregister(child.proc.stdout)  # EOF: the exit comes as SIGCHLD
         elif child.name == "hostapd" and self.ctrl is None and any("AP-ENABLED" in ln for ln in lines or ()):
@@ -192,6 +195,13 @@ class Supervisor:
                 return
             if event.startswith(("AP-STA-CONNECTED", "AP-STA-DISCONNECTED", "AP-DISABLED", "AP-ENABLED")):
                 log.info("hostapd: %s", event)
+                self._station_event(event)
+
+    def _station_event(self, event: str) -> None:
+        """A subclass's hook for hostapd's AP-* events."""
+
+    def _child_lines(self, name: str, lines: list[str]) -> None:
+        """A subclass's hook for what a child logged."""
 
     def hostapd_request(self, cmd: str) -> str | None:
         """One request on hostapd's (attached) control socket; None if it is not there."""

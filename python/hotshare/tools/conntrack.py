@@ -18,6 +18,23 @@ def _entry_json(e: CtEntry) -> dict[str, object]:
     return d
 
 
+def _record_events(path: str, seconds: float, ready: str | None) -> None:
+    import selectors
+    import time
+
+    from ..netlink.ctevents import DestroyEvents
+
+    with DestroyEvents() as events, open(path, "wb") as out, selectors.DefaultSelector() as sel:
+        sel.register(events, selectors.EVENT_READ)
+        if ready:
+            open(ready, "w").close()
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if sel.select(left):
+                for batch in events.batches():
+                    out.write(batch)
+
+
 def main(argv: list[str] | None = None) -> int:
     families = {"4": socket.AF_INET, "6": socket.AF_INET6, "all": socket.AF_UNSPEC}
     p = argparse.ArgumentParser(
@@ -39,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("nat_address")
     fs = sub.add_parser("flush-subnet", help="delete every entry touching a subnet")
     fs.add_argument("subnet")
+    ev = sub.add_parser("events", help="record conntrack destroy events (raw netlink) for a while")
+    ev.add_argument("-o", "--output", required=True, help="file to write them to")
+    ev.add_argument("--seconds", type=float, default=5.0)
+    ev.add_argument("--ready", help="a file to create once subscribed")
     a = sub.add_parser("acct", help="show or set nf_conntrack_acct")
     a.add_argument("value", nargs="?", choices=["0", "1"])
     args = p.parse_args(argv)
@@ -68,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         print(flush_nat_via(args.subnet, args.nat_address))
     elif args.cmd == "flush-subnet":
         print(flush_subnet(args.subnet))
+    elif args.cmd == "events":
+        _record_events(args.output, args.seconds, args.ready)
     elif args.cmd == "acct":
         if args.value is None:
             print(get_acct())
