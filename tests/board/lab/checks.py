@@ -132,7 +132,7 @@ def uplink_metrics() -> str:
     shipped (MODEM_METRIC=100 in S45modem's pppd peer, DHCP_METRIC=200
     through its udhcpc script), the modem's is the one in use whichever
     came up first, and hotshare shares ppp0."""
-    want = ["default via 10.64.0.1 dev ppp0 metric 100", "default via 192.168.42.129 dev usb0 metric 200"]
+    want = ["default dev ppp0 scope link metric 100", "default via 192.168.42.129 dev usb0 metric 200"]
     deadline = time.monotonic() + 60
     routes: list[str] = []
     while time.monotonic() < deadline:
