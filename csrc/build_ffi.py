@@ -77,6 +77,12 @@ def make_builder() -> FFI:
         sources=[os.path.join(src, "ctacct.c")],
         include_dirs=[src],
         depends=[os.path.join(src, "ctacct.h")],
+        # Named for the interpreter and platform it is built for
+        # (_ctacct.cpython-311-arm-linux-gnueabihf.so), as the in-place build
+        # and the board lab name it, not cffi's default _ctacct.abi3.so: the
+        # name says which machine a module is for, and the target's Python
+        # does not even try one built for another.
+        py_limited_api=False,
     )
     return builder
 

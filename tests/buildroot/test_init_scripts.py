@@ -300,13 +300,19 @@ def test_start_stop_daemon_long_options() -> None:
 
 OVERLAY = REPO / "board" / "t113" / "rootfs_overlay"
 S45MODEM = OVERLAY / "etc" / "init.d" / "S45modem"
+UDHCPC_SCRIPT = OVERLAY / "usr/share/udhcpc/hotshare.script"
+
+
+def udhcpc(iface: str, metric: int) -> str:
+    """A stand-in udhcpc's line: S45modem's argv, HOTSHARE_METRIC."""
+    return f"udhcpc -f -R -s {UDHCPC_SCRIPT} -i {iface} metric={metric}"
 
 # Stand-ins for the tools S45modem runs, each logging its argv to
 # state/calls ("name argv..."). pppd and udhcpc stay in the foreground as
 # the real ones do (nodetach, -f) until they are signalled.
 STANDINS = {
     "pppd": 'echo "pppd $*" >> {state}/calls\nexec sleep 60\n',
-    "udhcpc": 'echo "udhcpc $*" >> {state}/calls\nexec sleep 60\n',
+    "udhcpc": 'echo "udhcpc $* metric=$HOTSHARE_METRIC" >> {state}/calls\nexec sleep 60\n',
     "uqmi": (
         'echo "uqmi $* raw_ip=$(cat {sys}/wwan0/qmi/raw_ip 2>/dev/null)" >> {state}/calls\n'
         'case "$*" in *--verify-pin1*) [ -f {state}/pin-fails ] && exit 1 ;; esac\n'
@@ -332,6 +338,7 @@ MODEM_VARS = {
     "PPPD": "pppd",
     "UQMI": "uqmi",
     "UDHCPC": "udhcpc",
+    "UDHCPC_SCRIPT": "/usr/share/udhcpc/hotshare.script",
     "IP": "ip",
     "STTY": "stty",
     "LOGGER": "logger",
@@ -365,6 +372,7 @@ class Modem:
             "DEV_DIR": self.dev,
             "RESOLV_CONF": self.resolv,
             "DNSMASQ_CONF": OVERLAY / "etc/dnsmasq.conf",
+            "UDHCPC_SCRIPT": UDHCPC_SCRIPT,
         }
         for name, body in STANDINS.items():
             path = tools / name
@@ -460,6 +468,16 @@ BAD_VALUES = [
     ("DHCP_IFACES", "usb0,$(reboot)"),
     ("DHCP_IFACES", "averyveryverylongname"),
     ("QMI_IFACE", "wlan0"),
+    ("MODEM_METRIC", "x"),
+    ("MODEM_METRIC", "-1"),
+    ("MODEM_METRIC", "0100"),  # octal in shell arithmetic
+    ("MODEM_METRIC", "65536"),
+    ("DHCP_METRIC", "2e3"),
+    ("DHCP_METRIC", "65535"),  # usb0 gets 65535, ok; eth0 65536: refused, see below
+    ("DHCP_IFACES", "usb0:1x"),
+    ("DHCP_IFACES", "usb0:100"),  # the modem's metric: pppd would add no default route
+    ("DHCP_IFACES", "usb0:300,eth0:300"),
+    ("DHCP_IFACES", "eth0,usb0:200"),  # eth0 has 200 already (DHCP_METRIC)
 ]
 
 
@@ -467,6 +485,8 @@ BAD_VALUES = [
 def test_modem_refuses_a_bad_value_in_one_line(modem: Modem, key: str, value: str) -> None:
     settings = {"APN": "cmnet", "PROTOCOL": "qmi" if key == "QMI_IFACE" else "ppp", "DHCP_IFACES": "usb0"}
     settings[key] = value.format(dev=modem.dev)
+    if key == "DHCP_METRIC":
+        settings["DHCP_IFACES"] = "usb0,eth0"
     modem.conf.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
     (modem.dev / "ttyUSB2").write_text("")
     modem.iface("usb0", 7)
@@ -513,6 +533,7 @@ lcp-echo-interval 30
 lcp-echo-failure 4
 usepeerdns
 defaultroute
+defaultroute-metric 100
 noipdefault
 ipcp-accept-local
 ipcp-accept-remote
@@ -538,7 +559,7 @@ def test_modem_ppp_generates_the_peer_and_dials(modem: Modem) -> None:
     assert stat.S_IMODE(chat.stat().st_mode) == stat.S_IMODE(peer.stat().st_mode) == 0o644
     calls = modem.wait_calls(lambda c: any(x.startswith("pppd") for x in c) and any("udhcpc" in x for x in c))
     assert "pppd call hotshare-modem nodetach" in calls
-    assert [c for c in calls if c.startswith("udhcpc")] == ["udhcpc -f -R -i usb0"]
+    assert [c for c in calls if c.startswith("udhcpc")] == [udhcpc("usb0", 200)]
     assert not [c for c in calls if c.startswith(("chat", "stty"))], "no PIN, no unlock"
     assert set(modem.pids()) == {"modem", "dhcp-usb0"}
     # the board's own lookups go to its dnsmasq on the loopback
@@ -611,7 +632,7 @@ def test_modem_qmi(modem: Modem) -> None:
     modem.iface("wwan0", 5)
     (modem.sys / "wwan0/qmi").mkdir()
     (modem.sys / "wwan0/qmi/raw_ip").write_text("N\n")
-    modem.conf.write_text("APN=ctnet\nPROTOCOL=qmi\nDHCP_IFACES=\n")
+    modem.conf.write_text("APN=ctnet\nPROTOCOL=qmi\nDHCP_IFACES=\nMODEM_METRIC=90\n")
     assert modem("start").returncode == 0
     calls = modem.wait_calls(lambda c: any(x.startswith("udhcpc") for x in c))
     dev = modem.dev / "cdc-wdm0"
@@ -621,7 +642,7 @@ def test_modem_qmi(modem: Modem) -> None:
         f"uqmi -s -d {dev} --get-client-id wds raw_ip=Y",
         f"uqmi -s -d {dev} --set-client-id wds,7 --start-network --apn ctnet --autoconnect raw_ip=Y",
         "ip link set wwan0 up",
-        "udhcpc -f -R -i wwan0",
+        udhcpc("wwan0", 90),
     ]
     assert not modem.ppp.exists()
     assert set(modem.pids()) == {"modem"}
@@ -647,14 +668,25 @@ def test_dhcp_follows_the_interface(modem: Modem) -> None:
     result = modem("start")
     assert (result.returncode, result.stdout) == (0, "Starting modem: OK\n"), result.stderr
     modem.iface("usb0", 7)
-    modem.wait_calls(lambda c: c == ["udhcpc -f -R -i usb0"])
+    modem.wait_calls(lambda c: c == [udhcpc("usb0", 200)])
     shutil.rmtree(modem.sys / "usb0")
     time.sleep(3)
     modem.iface("usb0", 9)
-    modem.wait_calls(lambda c: c == ["udhcpc -f -R -i usb0"] * 2)
+    modem.wait_calls(lambda c: c == [udhcpc("usb0", 200)] * 2)
     procs = [p for p in Path("/proc").glob("[0-9]*") if _cmdline(p).startswith("sleep 60")]
     assert len(procs) <= 1, "the first udhcpc was not stopped"
     assert set(modem.pids()) == {"dhcp-usb0", "dhcp-eth0"}
+
+
+def test_dhcp_uplinks_get_their_metrics(modem: Modem) -> None:
+    """DHCP_METRIC, +1, +2 in DHCP_IFACES' order, unless an entry names its own."""
+    for index, name in enumerate(("usb0", "eth0", "eth1"), 7):
+        modem.iface(name, index)
+    modem.conf.write_text("PROTOCOL=none\nDHCP_IFACES=usb0,eth0:150,eth1\nDHCP_METRIC=300\n")
+    assert modem("start").returncode == 0
+    calls = modem.wait_calls(lambda c: len(c) == 3)
+    assert sorted(calls) == sorted([udhcpc("usb0", 300), udhcpc("eth0", 150), udhcpc("eth1", 302)])
+    assert "udhcpc on eth1 (route metric 302)" in modem.log()
 
 
 def _cmdline(proc: Path) -> str:

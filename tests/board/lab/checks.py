@@ -125,6 +125,33 @@ def modem_at_boot() -> str:
     return f"ppp0 {addr.split(None, 2)[-1]}, {route}; pppd pid {pid}; hotshare shares ppp0"
 
 
+@check("uplink-route-metrics")
+def uplink_metrics() -> str:
+    """Two uplinks with default routes (the modem's ppp0, a phone tethered
+    on usb0): each has the metric /etc/hotshare/modem.conf gives it as
+    shipped (MODEM_METRIC=100 in S45modem's pppd peer, DHCP_METRIC=200
+    through its udhcpc script), the modem's is the one in use whichever
+    came up first, and hotshare shares ppp0."""
+    want = ["default dev ppp0 scope link metric 100", "default via 192.168.42.129 dev usb0 metric 200"]
+    deadline = time.monotonic() + 60
+    routes: list[str] = []
+    while time.monotonic() < deadline:
+        routes = [" ".join(r.split()) for r in sh("ip", "-4", "route", "show", "default").stdout.splitlines()]
+        if len(routes) >= 2:
+            break
+        time.sleep(0.5)
+    assert routes == want, f"default routes: {routes}"
+    get = " ".join(sh("ip", "route", "get", WEB_ADDR).stdout.split())
+    assert " dev ppp0 " in f"{get} ", get
+    resolv = Path("/etc/resolv.conf").read_text()
+    assert "nameserver 192.168.42.129 # usb0" in resolv, resolv
+    events = re.compile(r"(?:hotspot ready on wlan0: .*, uplink |uplink changed: \S+ -> )(\S+)$", re.M)
+    time.sleep(1)  # hotshare follows the route events
+    shared = events.findall(Path("/var/log/messages").read_text())
+    assert shared and shared[-1] == "ppp0", f"hotshare's uplinks in turn: {shared}"
+    return f"{'; '.join(routes)}; {WEB_ADDR} via ppp0; hotshare's uplinks in turn: {', '.join(shared)}"
+
+
 def board_resolver_pid() -> int | None:
     try:
         return int(Path("/var/run/dnsmasq.pid").read_text())
@@ -346,7 +373,7 @@ BOOT1 = [firstboot_passphrase, up_at_boot, modem_at_boot, board_resolver, start_
          phone_dns, phone_http, clients, cffi_helper, doctor, init_stop, init_start, init_restart, online_again,
          regdomain]  # fmt: skip
 # memory: S99lab's snapshot is the hotspot's only when it came up at boot
-BOOT2 = [keeps_passphrase, up_at_boot, modem_at_boot, memory, phone_joins, phone_lease, phone_http]
+BOOT2 = [keeps_passphrase, up_at_boot, modem_at_boot, uplink_metrics, memory, phone_joins, phone_lease, phone_http]
 # The image's nft as Buildroot builds it (lab.nft=nojson unless the tree
 # selects BR2_PACKAGE_NFTABLES_JSON): the rest only once the hotspot is up.
 BOOT_BR_NFT = [up_at_boot, phone_joins, phone_lease, phone_http, init_stop]
