@@ -26,7 +26,7 @@ def legacy_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"hotshare {__version__}")
     add_up_options(p)
     p.add_argument("--stop", metavar="IFACE|PID", help="stop the hotspot on IFACE (or with that pid)")
-    p.add_argument("--list-running", action="store_true", help="list running hotspots")
+    p.add_argument("--list-running", "--list", action="store_true", help="list running hotspots")
     p.add_argument("--list-clients", metavar="IFACE", help="list the stations of the hotspot on IFACE")
     p.add_argument("--mkconfig", metavar="FILE", help="write the given options as a config file and exit")
     p.add_argument("--json", action="store_true", help="machine-readable output for --list-* ")

@@ -55,6 +55,11 @@ class HotspotConfig:
     max_client_connections: int = 1000     # new connections beyond this many per client are dropped
     block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
     max_stations: int = 0                  # hostapd's max_num_sta; 0: hostapd's default
+    addn_hosts: str = ""                   # -e: an extra hosts file for dnsmasq
+    redirect_to_localhost: bool = False    # with -n: every name resolves to the gateway
+    hostapd_debug: int = 0                 # hostapd -d (1) or -dd (2)
+    daemon_pidfile: str = ""               # --daemon: the daemon's pid, removed on exit
+    daemon_logfile: str = ""               # --daemon: its log, instead of syslog
 
     @property
     def band_channel(self) -> int:

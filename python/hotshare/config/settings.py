@@ -26,14 +26,17 @@ from .values import (
     boolean,
     choice,
     count,
+    debug_level,
     dns_servers,
     firewall_mode,
+    hosts_file,
     ifname,
     ipv4,
     ipv4_list,
     mac,
     no_control_characters,
     passphrase_value,
+    plain_path,
     read_mac_file,
     services,
     ssid_value,
@@ -151,6 +154,13 @@ def from_mapping(raw: Mapping[str, str],
             raise ConfigError("UPSTREAM_DNS", f"{_ip}@{up}: {up} is not one of INTERNET_IFACE",
                               f"tie the server to one of {','.join(uplinks)}, or leave out @{up}")
 
+    addn_hosts = hosts_file("ADDN_HOSTS", get("ADDN_HOSTS")) if get("ADDN_HOSTS") else ""
+    redirect = boolean("REDIRECT_TO_LOCALHOST", get("REDIRECT_TO_LOCALHOST"))
+    if redirect and (share != "none" or no_dnsmasq or boolean("NO_DNS", get("NO_DNS"))):
+        raise ConfigError("REDIRECT_TO_LOCALHOST", "needs -n (SHARE_METHOD=none) and hotshare's DNS, as in create_ap",
+                          "add -n and drop --no-dns/--no-dnsmasq, or leave out --redirect-to-localhost")
+    pidfile, logfile = (plain_path(k, get(k)) if get(k) else "" for k in ("DAEMON_PIDFILE", "DAEMON_LOGFILE"))
+
     for key, value in raw.items():  # what no check above refused: no key may carry a line break
         if key != "PASSPHRASE":       # (checked above, stricter: printable ASCII only)
             no_control_characters(key, value)
@@ -172,6 +182,9 @@ def from_mapping(raw: Mapping[str, str],
                                      16, 1 << 20),
         block_private_uplink=boolean("BLOCK_PRIVATE_UPLINK", get("BLOCK_PRIVATE_UPLINK")),
         max_stations=count("MAX_STATIONS", get("MAX_STATIONS"), 1, 2007) if get("MAX_STATIONS") else 0,
+        addn_hosts=addn_hosts, redirect_to_localhost=redirect,
+        hostapd_debug=debug_level("HOSTAPD_DEBUG", get("HOSTAPD_DEBUG")),
+        daemon_pidfile=pidfile, daemon_logfile=logfile,
     )
 
 

@@ -138,7 +138,9 @@ def children(plan: Plan, facts: Facts) -> tuple[ChildSpec, ...]:
     p = plan.paths
     out = []
     if plan.wireless:
-        out.append(ChildSpec("hostapd", (_binary("hostapd", facts), p.hostapd_conf)))
+        # -d/-dd: hostapd prints keys only with -K, which is never given
+        debug = ("-" + "d" * plan.cfg.hostapd_debug,) if plan.cfg.hostapd_debug else ()
+        out.append(ChildSpec("hostapd", (_binary("hostapd", facts), *debug, p.hostapd_conf)))
     if plan.runs_dnsmasq:
         # dnsmasq logs "started, version ..." once its sockets are bound
         out.append(ChildSpec("dnsmasq", (_binary("dnsmasq", facts), "-k", "-C", p.dnsmasq_conf,

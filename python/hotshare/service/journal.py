@@ -16,7 +16,7 @@ import stat
 from dataclasses import asdict, dataclass, field
 
 from ..coexist.analysis import NAME_RE
-from ..config.values import IFNAME_RE, MAC_RE
+from ..config.values import IFNAME_RE, MAC_RE, PLAIN_PATH_RE
 from ..plan.network import ACCT_SYSCTL, bridge_name, table_name
 from ..system import files
 
@@ -39,6 +39,7 @@ class Journal:
     moved_routes: list[dict[str, object]] = field(default_factory=list)
     link_was_down: bool = False
     orig_mac: str = ""
+    pidfile: str = ""                                        # --pidfile: holds "<pid>\n" while we run
     extra: dict[str, str] = field(default_factory=dict)      # public facts for status
     plan: dict[str, object] = field(default_factory=dict)   # the whole plan (secrets masked), as --dry-run prints it
     path: str = field(default="", repr=False)
@@ -111,6 +112,7 @@ def check(j: Journal, iface: str) -> None:
          "children that are not hotshare's")
     need(set(j.released) <= {"dhcpcd", "NetworkManager"}, "an unknown network manager")
     need(j.orig_mac == "" or MAC_RE.match(j.orig_mac), "a bad MAC address")
+    need(j.pidfile == "" or PLAIN_PATH_RE.match(j.pidfile), "a bad pid file path")
     for rec in j.firewall:
         need(rec.get("kind") in ("iptables", "nft", "firewalld") and rec.get("ap") == iface,
              "a foreign firewall record")
