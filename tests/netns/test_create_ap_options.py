@@ -73,3 +73,15 @@ def test_redirect_to_localhost_resolves_every_name_to_the_gateway_and_needs_n(bo
     board.dhcp()
     assert board.resolve("www.example.test", "192.168.12.1") == ["192.168.12.1"]
     assert board.resolve("anything.else", "192.168.12.1") == ["192.168.12.1"]
+
+
+def test_list_clients_prints_create_aps_table_and_clients_keeps_hotshares(board: Board) -> None:
+    board.up()
+    assert board.hotshare("--list-clients", "lan0").stdout == "No clients connected\n"
+    lease = board.dhcp()
+    mac = board.phone.ip_json("link", "show", "eth0")[0]["address"]
+    out = board.hotshare("--list-clients", "lan0").stdout
+    # create_ap: printf "%-20s %-18s %s\n" MAC IP Hostname, '*' for what is unknown (udhcpc sends no name)
+    assert out == f"{'MAC':<20} {'IP':<18} Hostname\n{mac:<20} {lease['ip']:<18} *\n"
+    rich = board.hotshare("clients", "lan0").stdout.splitlines()
+    assert rich[0].split() == ["MAC", "IP", "HOSTNAME", "SIGNAL", "CONNECTED"] and rich[1].startswith(mac)

@@ -52,7 +52,7 @@ def _main(args: list[str]) -> int:
         if ns.list_running:
             return control.list_running(ns.json)
         if ns.list_clients:
-            return control.clients(ns.list_clients, ns.json)
+            return control.clients(ns.list_clients, ns.json, create_ap_layout=True)
         if not ns.positionals and not ns.config and not ns.config_once and not ns.mkconfig:
             legacy_parser().print_usage(sys.stderr)
             return EXIT_USAGE
