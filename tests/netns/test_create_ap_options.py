@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 import signal
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
-from board import WEB, Board, running
+from board import TESTS, WEB, Board, running
 from lab.proc import wait_until
 
 
@@ -85,3 +88,48 @@ def test_list_clients_prints_create_aps_table_and_clients_keeps_hotshares(board:
     assert out == f"{'MAC':<20} {'IP':<18} Hostname\n{mac:<20} {lease['ip']:<18} *\n"
     rich = board.hotshare("clients", "lan0").stdout.splitlines()
     assert rich[0].split() == ["MAC", "IP", "HOSTNAME", "SIGNAL", "CONNECTED"] and rich[1].startswith(mac)
+
+
+def _install_as_the_package_does(bindir: Path) -> Path:
+    """/usr/bin/hotshare as tests/board/hotshare_pkg.py writes it (the wheel's
+    console script), and BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME's link beside it."""
+    sys.path.insert(0, str(TESTS / "board"))
+    import hotshare_pkg
+
+    bindir.mkdir()
+    script = bindir / "hotshare"
+    text = hotshare_pkg.CONSOLE_SCRIPT.format(module="hotshare.cli.main", func="main")
+    script.write_text(text.replace("#!/usr/bin/python3", f"#!{sys.executable}", 1))
+    script.chmod(0o755)
+    path, target = hotshare_pkg.CREATE_AP_LINK
+    link = bindir / Path(path).name
+    link.symlink_to(target)
+    return link
+
+
+def test_a_create_ap_board_app_starts_it_by_that_name_and_pkill_f_create_ap_stops_it_cleanly(
+        board: Board, tmp_path: Path) -> None:
+    before = board.sysctls()
+    create_ap = _install_as_the_package_does(tmp_path / "bin")
+    env = {**board.env(), "PATH": f"{create_ap.parent}:{os.environ['PATH']}"}
+    # the board application, as seed 000's: BusyBox sh, the passphrase as an argument
+    app = ["ip", "netns", "exec", board.board.name or "", "busybox", "sh", "-c",
+           "create_ap --daemon --dns-server 10.64.0.1 lan0 ppp0 MyNet 'a secret phrase'"]
+    proc = subprocess.run(app, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    pid = board.pid()
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert any(a.endswith(b"/create_ap") for a in argv), argv   # what `pkill -f create_ap` reads
+    assert b"a secret phrase" not in b" ".join(argv)
+    assert Path(f"/proc/{pid}/comm").read_text() == "create_ap\n"  # ps, killall create_ap
+    board.dhcp()
+    assert board.hotshare("--list-clients", "lan0").stdout.startswith("MAC ")
+    # the board application stops it; only this namespace's processes are looked at
+    # (Debian's and Buildroot's default BusyBox have no pkill applet: procps' matches the same way)
+    ns_pid = str(board.board.pids()[0])
+    killed = subprocess.run(["pkill", "--ns", ns_pid, "--nslist", "net", "-f", "create_ap"], check=False)
+    assert killed.returncode == 0
+    wait_until(lambda: not running(pid), 15, what="the daemon to stop")
+    _nothing_changed(board)
+    assert board.sysctls() == before
+    assert sorted(os.listdir(board.rundir)) in ([], ["lan0.log"])

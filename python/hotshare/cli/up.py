@@ -33,6 +33,14 @@ def plan_for(cfg: HotspotConfig, run_dir: str, state_dir: str) -> Plan:
 
 
 SYSLOG = "/dev/log"
+CREATE_AP = "create_ap"
+
+
+def called_as_create_ap() -> bool:
+    """Installed also as /usr/bin/create_ap (the Buildroot package's
+    BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME), a board application's
+    `create_ap --daemon ...` and `pkill -f create_ap` work unchanged."""
+    return os.path.basename(sys.argv[0]) == CREATE_AP
 
 
 def setup_logging(verbose: bool, to_syslog: bool, fallback: str = "", to_file: bool = False) -> None:
@@ -108,7 +116,10 @@ def _hide_secret_argv(raw: dict[str, str], ns: argparse.Namespace) -> None:
     ensure_dir(rundir(), 0o755)
     path = os.path.join(rundir(), f".{raw['WIFI_IFACE']}.{os.getpid()}{ONCE_SUFFIX}")
     atomic_write(path, json.dumps(raw), 0o600)
-    argv = [sys.executable, "-m", "hotshare", "up", "--config-once", path]
+    # called as create_ap: the new process keeps that name in its argv, so
+    # that the board application's `pkill -f create_ap` still finds it
+    how = [sys.argv[0]] if called_as_create_ap() else ["-m", "hotshare"]
+    argv = [sys.executable, *how, "up", "--config-once", path]
     argv += ["--daemon"] * bool(ns.daemon) + ["-v"] * bool(ns.verbose)
     os.execv(sys.executable, argv)
 
