@@ -101,6 +101,9 @@ def dispatch(ns: argparse.Namespace) -> int:
     if ns.command == "doctor":
         from .doctor import run_doctor
         return run_doctor(ns)
+    if ns.command == "qr":
+        from .qr import cmd_qr
+        return cmd_qr(ns)
     iface = resolve_iface(ns.iface, ns.config)
     if not iface:
         print("hotshare: name the interface (e.g. `hotshare status wlan0`) or give --config", file=sys.stderr)
