@@ -76,7 +76,8 @@ def test_the_passphrase_reaches_qrencode_on_stdin_never_in_an_argument(tmp_path:
     seen = tmp_path / "cmdlines"
     spy = tmp_path / "bin" / "qrencode"
     spy.parent.mkdir()
-    spy.write_text(f"#!/bin/sh\ncat /proc/[0-9]*/cmdline > {seen} 2>/dev/null\nexec {shutil.which('qrencode')} \"$@\"\n")
+    real = shutil.which("qrencode")
+    spy.write_text(f"#!/bin/sh\ncat /proc/[0-9]*/cmdline > {seen} 2>/dev/null\nexec {real} \"$@\"\n")
     spy.chmod(0o755)
     monkeypatch.setenv("PATH", f"{spy.parent}:{os.environ['PATH']}")
     find_binary.cache_clear()
