@@ -23,7 +23,8 @@ class HotspotConfig:
     passphrase: str = field(default="", repr=False)
     use_psk: bool = False
     wpa_version: str = "2"
-    channel: int = 0                       # 0: the band's default
+    channel: int = 0                       # 0: the band's default (or auto)
+    auto_channel: bool = False             # CHANNEL=auto: ACS, else the least busy allowed channel
     freq_band: str = "2.4"
     country: str = ""
     gateway: ipaddress.IPv4Address | None = None   # None: choose a free subnet

@@ -95,9 +95,10 @@ def from_mapping(raw: Mapping[str, str],
     band = choice("FREQ_BAND", get("FREQ_BAND", "2.4") or "2.4", FREQ_BANDS)
     chan_raw = get("CHANNEL", "default") or "default"
     channel = 0
-    if chan_raw != "default":
+    auto_channel = chan_raw == "auto"
+    if chan_raw not in ("default", "auto"):
         if not (chan_raw.isascii() and chan_raw.isdigit()):  # not '²'
-            raise ConfigError("CHANNEL", f"{chan_raw!r} is not a channel number", "use a number or 'default'")
+            raise ConfigError("CHANNEL", f"{chan_raw!r} is not a channel number", "use a number, 'default' or 'auto'")
         channel = int(chan_raw)
         valid = CHANNELS_24 if band == "2.4" else CHANNELS_5
         if channel not in valid:
@@ -166,7 +167,8 @@ def from_mapping(raw: Mapping[str, str],
             no_control_characters(key, value)
     return HotspotConfig(
         wifi_iface=wifi, uplinks=uplinks, ssid=ssid, passphrase=passphrase, use_psk=use_psk,
-        wpa_version=wpa, channel=channel, freq_band=band, country=country, gateway=gateway,
+        wpa_version=wpa, channel=channel, auto_channel=auto_channel, freq_band=band, country=country,
+        gateway=gateway,
         dhcp_dns=dhcp_dns, upstream_dns=upstream, uplink_dns=uplink_dns,
         link_dns_files=tied_paths("LINK_DNS_FILES", get("LINK_DNS_FILES") or LINK_DNS_FILES_TEXT),
         dns_servers_file=get("DNS_SERVERS_FILE", "/etc/dnsmasq.conf"),

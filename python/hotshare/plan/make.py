@@ -28,6 +28,7 @@ from .network import (
 )
 from .paths import Paths
 from .plan import BridgePlan, ChildSpec, GeneratedFile, Plan
+from .regulatory import choose_channel
 from .ruleset import nft_ruleset
 from .uplink_dns import Server, resolv_file_text
 
@@ -62,6 +63,7 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
         bridge = BridgePlan(bridge_name(cfg.wifi_iface), up, tuple(str(a) for a in snap.addresses_of(up)),
                             tuple((str(r.dst), str(r.gateway), r.metric) for r in snap.routes
                                   if r.ifname == up and r.table == 254 and r.gateway))
+    channel, chanlist = choose_channel(cfg, facts.radio) if facts.wireless else (cfg.band_channel, ())
     gw = choose_gateway(cfg, snap)
     uplinks, best = current_uplinks(cfg, snap) if cfg.share_method == "nat" else ((), None)
     present = tuple(u for u in uplinks if snap.link(u) is not None)
@@ -78,7 +80,7 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
         dns_from_links=from_links, uplink_mtu=snap.mtu_of(best),
         sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
                  if cfg.share_method == "nat" else {}),
-        bridge_plan=bridge,
+        bridge_plan=bridge, channel=channel, chanlist=chanlist,
     )
 
 
