@@ -161,6 +161,8 @@ def from_mapping(raw: Mapping[str, str],
         raise ConfigError("REDIRECT_TO_LOCALHOST", "needs -n (SHARE_METHOD=none) and hotshare's DNS, as in create_ap",
                           "add -n and drop --no-dns/--no-dnsmasq, or leave out --redirect-to-localhost")
     pidfile, logfile = (plain_path(k, get(k)) if get(k) else "" for k in ("DAEMON_PIDFILE", "DAEMON_LOGFILE"))
+    if logfile == "/dev/null":   # create_ap's default (its --mkconfig writes it): no file, so syslog
+        logfile = ""
 
     for key, value in raw.items():  # what no check above refused: no key may carry a line break
         if key != "PASSPHRASE":       # (checked above, stricter: printable ASCII only)
