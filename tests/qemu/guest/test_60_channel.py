@@ -35,15 +35,19 @@ def test_auto_comes_up_on_an_allowed_channel_and_a_phone_joins(
         hotshare: Callable[..., Hotspot], hotshare_cli: HotshareCLI, ap_radio: Radio, phone1: Phone,
         syslog: SyslogCollector, logdir: Path) -> None:
     since = len(syslog.lines())
+    dry = hotshare_cli.run("up", "--dry-run", "--json", "--country", "DE", "-c", "auto", ap_radio.iface, "ppp0",
+                           "x", PASSPHRASE)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    survey = subprocess.run(["iw", "dev", ap_radio.iface, "survey", "dump"], capture_output=True, text=True).stdout
     ap = hotshare(passphrase=PASSPHRASE, country="DE", extra=["-c", "auto", "--hostapd-debug", "1"])
     status = ap.status()
     channel = int(status["ap"]["channel"])
     phy = Path(f"/sys/class/net/{ap_radio.iface}/phy80211/name").read_text().strip()
     info = subprocess.run(["iw", "phy", phy, "info"], capture_output=True, text=True, check=True).stdout
     flags = _flags(info, channel)
-    plan = json.loads(Path(f"/run/hotshare/{ap_radio.iface}.state").read_text())["plan"]
-    (logdir / "channel-auto.txt").write_text(f"channel {channel} {flags}; plan channel {plan['channel']} "
-                                             f"chanlist {plan['chanlist']}\n{_iw_reg()}")
+    (logdir / "channel-auto.txt").write_text(f"channel {channel} {flags}; dry run: channel {plan['channel']} "
+                                             f"chanlist {plan['chanlist']}\n{_iw_reg()}\nsurvey:\n{survey}")
     assert 1 <= channel <= 13 and "no IR" not in flags and "radar" not in flags and "disabled" not in flags
     assert phone1.connect(ap.ssid, PASSPHRASE, security="wpa2", timeout=90)["wpa_state"] == "COMPLETED"
     phone1.dhcp()
