@@ -61,6 +61,16 @@ define HOTSHARE_INSTALL_EXTRA_FILES
 endef
 HOTSHARE_POST_INSTALL_TARGET_HOOKS += HOTSHARE_INSTALL_EXTRA_FILES
 
+# Board applications written for create_ap run it by that name: a link,
+# so that the interpreter sees /usr/bin/create_ap as the script (its
+# argv, which `pkill -f create_ap` reads, keeps the name).
+ifeq ($(BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME),y)
+define HOTSHARE_INSTALL_CREATE_AP_NAME
+	ln -sf hotshare $(TARGET_DIR)/usr/bin/create_ap
+endef
+HOTSHARE_POST_INSTALL_TARGET_HOOKS += HOTSHARE_INSTALL_CREATE_AP_NAME
+endif
+
 # /etc/hotshare holds the Wi-Fi passphrase: root only, whatever a
 # rootfs overlay copied there.
 define HOTSHARE_PERMISSIONS

@@ -129,8 +129,14 @@ def cross_compile_helper(work: Path, pydev: Path) -> Path:
     return out
 
 
-def install(root: Path, work: Path, pydev_deb: Path) -> dict[str, str]:
-    """Install hotshare into the image at ``root``; returns what was installed."""
+# hotshare.mk's HOTSHARE_INSTALL_CREATE_AP_NAME (BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME=y):
+# `ln -sf hotshare $(TARGET_DIR)/usr/bin/create_ap`
+CREATE_AP_LINK = ("usr/bin/create_ap", "hotshare")
+
+
+def install(root: Path, work: Path, pydev_deb: Path, create_ap_name: bool = True) -> dict[str, str]:
+    """Install hotshare into the image at ``root``; returns what was installed.
+    ``create_ap_name``: as with BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME=y."""
     work.mkdir(parents=True, exist_ok=True)
     pydev = work / "pydev"
     shutil.rmtree(pydev, ignore_errors=True)
@@ -162,4 +168,8 @@ def install(root: Path, work: Path, pydev_deb: Path) -> dict[str, str]:
         shutil.copy(PKG / src, installed)
         installed.chmod(mode)
     (root / "etc/hotshare").mkdir(mode=0o700, parents=True, exist_ok=True)
+    if create_ap_name:
+        link = root / CREATE_AP_LINK[0]
+        link.unlink(missing_ok=True)
+        link.symlink_to(CREATE_AP_LINK[1])
     return {"wheel": wheel.name, "helper": helper.name, "scripts": ",".join(scripts)}

@@ -60,7 +60,30 @@ def test_package_selects_what_hotshare_runs(kconf: kconfiglib.Kconfig) -> None:
         # hotshare runs "nft -j"; Buildroot builds nftables --without-json
         # otherwise
         "BR2_PACKAGE_NFTABLES_JSON",
+        # hotshare qr runs qrencode, a tool of libqrencode's
+        "BR2_PACKAGE_LIBQRENCODE",
+        "BR2_PACKAGE_LIBQRENCODE_TOOLS",
     } <= selected
+
+
+def test_the_create_ap_name_is_an_option_of_the_package_off_by_default(kconf: kconfiglib.Kconfig) -> None:
+    sym = kconf.syms["BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME"]
+    assert sym.orig_type == kconfiglib.BOOL and sym.str_value == "n"   # the defconfig is loaded
+    assert "BR2_PACKAGE_HOTSHARE" in kconfiglib.expr_str(sym.direct_dep)
+    assert "BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME" not in (REPO / "configs/hotshare_defconfig").read_text()
+
+
+def test_the_board_lab_installs_the_create_ap_name_as_hotshare_mk_does() -> None:
+    import sys
+    sys.path.insert(0, str(REPO / "tests/board"))
+    import hotshare_pkg
+
+    mk = (REPO / "package" / "hotshare" / "hotshare.mk").read_text()
+    block = re.search(r"^ifeq \(\$\(BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME\),y\)\n(.*?)^endif", mk, re.M | re.S)
+    assert block, "hotshare.mk installs the create_ap name only with BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME=y"
+    path, target = hotshare_pkg.CREATE_AP_LINK
+    assert f"\tln -sf {target} $(TARGET_DIR)/{path}\n" in block.group(1)
+    assert "HOTSHARE_POST_INSTALL_TARGET_HOOKS += HOTSHARE_INSTALL_CREATE_AP_NAME" in block.group(1)
 
 
 # Toolchain options and the words Buildroot's comments use for them.

@@ -45,7 +45,7 @@ def radio(info: str = HWSIM_INFO, freq: int = 2437) -> RadioFacts:
 def plan_for(radio_facts: RadioFacts, **kw: str):  # type: ignore[no-untyped-def]
     raw = {"WIFI_IFACE": "wlan0", "INTERNET_IFACE": "wlan0", "SSID": "s", "PASSPHRASE": "12345678", **kw}
     s = snap({"wlan0": ["10.77.0.20/24"]}, [("0.0.0.0/0", "wlan0", 0)], links=("lo", "wlan0"))
-    return make_plan(from_mapping(raw), Facts(snapshot=s, wireless=True, radio=radio_facts))
+    return make_plan(from_mapping(raw), Facts(snapshot=s, wireless=True, card=radio_facts))
 
 
 def test_hwsim_allows_an_ap_beside_a_station_on_one_channel() -> None:
@@ -102,7 +102,7 @@ def test_an_existing_interface_of_that_name_is_refused() -> None:
     raw = {"WIFI_IFACE": "wlan0", "INTERNET_IFACE": "wlan0", "SSID": "s", "PASSPHRASE": "12345678"}
     s = snap({}, [], links=("lo", "wlan0", "ap0"))
     with pytest.raises(ConfigError, match="^VIRT_NAME: ap0 exists already"):
-        make_plan(from_mapping(raw), Facts(snapshot=s, wireless=True, radio=radio()))
+        make_plan(from_mapping(raw), Facts(snapshot=s, wireless=True, card=radio()))
 
 
 def test_the_virtual_mac_differs_and_is_locally_administered() -> None:
@@ -113,7 +113,8 @@ def test_the_virtual_mac_differs_and_is_locally_administered() -> None:
 
 def test_retune_follows_the_station_across_bands() -> None:
     p = plan_for(radio(freq=2412))
-    moved = dataclasses.replace(p, cfg=retuned(p.cfg, 2462))
+    cfg = retuned(p.cfg, 2462)
+    moved = dataclasses.replace(p, cfg=cfg, channel=cfg.channel)  # as the follower does
     assert "channel=11\n" in hostapd_conf(moved)
     assert channel_of(2484) == ("2.4", 14) and channel_of(5745) == ("5", 149)
     with pytest.raises(ValueError):

@@ -40,7 +40,7 @@ def follower(tmp_path: Path, replies: list[str | None]) -> tuple[StationFollower
     raw = {"WIFI_IFACE": "wlan0", "INTERNET_IFACE": "wlan0", "SSID": "s", "PASSPHRASE": "12345678"}
     radio = RadioFacts("phy0", "02:00:00:00:00:00", INFO, "wlan0", 2412)
     plan = make_plan(from_mapping(raw), Facts(snapshot=snap({}, [], links=("lo", "wlan0")), wireless=True,
-                                              radio=radio, rundir=str(tmp_path)))
+                                              card=radio, rundir=str(tmp_path)))
     (tmp_path / "ap0").mkdir()
     calls: list[str] = []
 

@@ -74,7 +74,7 @@ def _say_if_accounting_falls_back() -> None:
         print(ctacct.NOT_BUILT_MESSAGE, file=sys.stderr)
 
 
-def clients(iface: str, as_json: bool) -> int:
+def clients(iface: str, as_json: bool, create_ap_layout: bool = False) -> int:
     iface = ifname("IFACE", iface)
     if running_pid(iface) is None:
         print(f"hotshare: no hotspot is running on {iface}", file=sys.stderr)
@@ -83,6 +83,12 @@ def clients(iface: str, as_json: bool) -> int:
     _say_if_accounting_falls_back()
     if as_json:
         print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    if create_ap_layout:   # create_ap's list_clients, byte for byte: scripts parse it
+        if not rows:
+            print("No clients connected")
+        for c in [{"mac": "MAC", "ip": "IP", "hostname": "Hostname"}] * bool(rows) + rows:
+            print(f"{c['mac']:<20} {c.get('ip') or '*':<18} {c.get('hostname') or '*'}")
         return EXIT_OK
     print(f"{'MAC':17}  {'IP':15}  {'HOSTNAME':20}  {'SIGNAL':>6}  {'CONNECTED':>9}")
     for c in rows:
@@ -188,6 +194,9 @@ def dispatch(ns: argparse.Namespace) -> int:
     if ns.command == "doctor":
         from .doctor import run_doctor
         return run_doctor(ns)
+    if ns.command == "qr":
+        from .qr import cmd_qr
+        return cmd_qr(ns)
     iface = resolve_iface(ns.iface, ns.config)
     if not iface:
         print("hotshare: name the interface (e.g. `hotshare status wlan0`) or give --config", file=sys.stderr)

@@ -17,7 +17,7 @@ from ..config.cmdline import UNSUPPORTED
 from ..errors import EXIT_FAIL, EXIT_OK, EXIT_USAGE, HotshareError, UsageError
 from . import control
 from .parsers import SUBCOMMANDS, legacy_parser, sub_parser
-from .up import cmd_up
+from .up import CREATE_AP, called_as_create_ap, cmd_up
 
 
 def one_line(message: str) -> str:
@@ -25,7 +25,19 @@ def one_line(message: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
 
 
+def _take_create_aps_name() -> None:
+    """The process name too (ps, `pkill create_ap` without -f, killall):
+    a script's is its interpreter's. /proc/self/comm: no ctypes needed."""
+    try:
+        with open("/proc/self/comm", "w") as f:
+            f.write(CREATE_AP)
+    except OSError:
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None and called_as_create_ap():
+        _take_create_aps_name()
     try:
         code = _main(list(sys.argv[1:] if argv is None else argv))
         sys.stdout.flush()      # here, where a closed pipe can still be handled
@@ -52,7 +64,7 @@ def _main(args: list[str]) -> int:
         if ns.list_running:
             return control.list_running(ns.json)
         if ns.list_clients:
-            return control.clients(ns.list_clients, ns.json)
+            return control.clients(ns.list_clients, ns.json, create_ap_layout=True)
         if not ns.positionals and not ns.config and not ns.config_once and not ns.mkconfig:
             legacy_parser().print_usage(sys.stderr)
             return EXIT_USAGE

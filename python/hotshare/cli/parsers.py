@@ -7,13 +7,13 @@ import argparse
 from .. import __version__
 from ..config.cmdline import ArgParser, add_up_options
 
-SUBCOMMANDS = ("up", "down", "status", "clients", "usage", "events", "quota", "list", "doctor")
+SUBCOMMANDS = ("up", "down", "status", "clients", "usage", "events", "quota", "list", "doctor", "qr")
 
 
 def legacy_parser() -> argparse.ArgumentParser:
     p = ArgParser(prog="hotshare", add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter,
                 usage="hotshare [options] <wifi-iface> [<uplink-iface>] [<ssid> [<passphrase>]]\n"
-                      "       hotshare {up,down,status,clients,list,doctor} ... (see hotshare up --help)",
+                      "       hotshare {up,down,status,clients,list,doctor,qr} ... (see hotshare up --help)",
                 description="Share an uplink (4G modem, Ethernet, USB) over a Wi-Fi access point.\n"
                             "A drop-in for create_ap: same options, same config file, same positionals.",
                 epilog="examples:\n"
@@ -26,7 +26,7 @@ def legacy_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"hotshare {__version__}")
     add_up_options(p)
     p.add_argument("--stop", metavar="IFACE|PID", help="stop the hotspot on IFACE (or with that pid)")
-    p.add_argument("--list-running", action="store_true", help="list running hotspots")
+    p.add_argument("--list-running", "--list", action="store_true", help="list running hotspots")
     p.add_argument("--list-clients", metavar="IFACE", help="list the stations of the hotspot on IFACE")
     p.add_argument("--mkconfig", metavar="FILE", help="write the given options as a config file and exit")
     p.add_argument("--json", action="store_true", help="machine-readable output for --list-* ")
@@ -59,6 +59,11 @@ def sub_parser() -> argparse.ArgumentParser:
     q.add_argument("--period", choices=["day", "month"], default="day")
     ls = sub.add_parser("list", help="list running hotspots")
     ls.add_argument("--json", action="store_true")
+    qr = sub.add_parser("qr", help="the join QR code (WIFI:...): in the terminal, or --png/--svg for a label")
+    qr.add_argument("iface", nargs="?", help="the running hotspot (root: it reads its passphrase)")
+    qr.add_argument("--config", metavar="FILE", help="the network of this config file instead")
+    qr.add_argument("--png", metavar="FILE", help="write a PNG (mode 0600: it holds the passphrase)")
+    qr.add_argument("--svg", metavar="FILE", help="write an SVG (mode 0600)")
     doc = sub.add_parser("doctor", help="check the system and a hotspot for known problems")
     doc.add_argument("iface", nargs="?")
     doc.add_argument("--config", metavar="FILE")

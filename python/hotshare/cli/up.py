@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import logging.handlers
@@ -14,10 +15,11 @@ from collections.abc import Callable
 
 from ..config import HotspotConfig, from_mapping, require_ap_settings, to_conf_text
 from ..config.cmdline import raw_settings
-from ..errors import EXIT_FAIL, EXIT_OK, HotshareError, UsageError
+from ..errors import EXIT_FAIL, EXIT_OK, ConfigError, HotshareError, UsageError
 from ..plan.make import make_plan
 from ..plan.paths import Paths
 from ..plan.plan import Plan
+from ..system import files as fsutil
 from ..system.host import rundir, statedir
 from .dryrun import print_plan
 
@@ -31,16 +33,28 @@ def plan_for(cfg: HotspotConfig, run_dir: str, state_dir: str) -> Plan:
 
 
 SYSLOG = "/dev/log"
+CREATE_AP = "create_ap"
 
 
-def setup_logging(verbose: bool, to_syslog: bool, fallback: str = "") -> None:
+def called_as_create_ap() -> bool:
+    """Installed also as /usr/bin/create_ap (the Buildroot package's
+    BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME), a board application's
+    `create_ap --daemon ...` and `pkill -f create_ap` work unchanged."""
+    return os.path.basename(sys.argv[0]) == CREATE_AP
+
+
+def setup_logging(verbose: bool, to_syslog: bool, fallback: str = "", to_file: bool = False) -> None:
     """stderr in the foreground; syslog for a daemon, or ``fallback`` (a
-    root-only file, opened at the first line) where there is no syslog."""
+    root-only file, opened at the first line) where there is no syslog;
+    ``to_file``: stderr is the daemon's --logfile, lines get a time."""
     root = logging.getLogger("hotshare")
     root.handlers.clear()
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     handler: logging.Handler
-    if to_syslog and os.path.exists(SYSLOG):
+    if to_file:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"%(asctime)s hotshare[{os.getpid()}]: %(message)s"))
+    elif to_syslog and os.path.exists(SYSLOG):
         handler = logging.handlers.SysLogHandler(SYSLOG, facility=logging.handlers.SysLogHandler.LOG_DAEMON)
         handler.setFormatter(logging.Formatter(f"hotshare[{os.getpid()}]: %(message)s"))
     elif to_syslog and fallback:
@@ -77,9 +91,17 @@ def cmd_up(ns: argparse.Namespace) -> int:
         _hide_secret_argv(raw, ns)  # does not return
 
     paths = Paths(rundir(), statedir(), cfg.wifi_iface)
+    if not daemon:  # as in create_ap, --pidfile and --logfile are the daemon's
+        cfg = dataclasses.replace(cfg, daemon_pidfile="", daemon_logfile="")
+    for key, path in (("DAEMON_PIDFILE", cfg.daemon_pidfile), ("DAEMON_LOGFILE", cfg.daemon_logfile)):
+        why = path and fsutil.unsafe_place(path, devices=(os.devnull,) if key == "DAEMON_LOGFILE" else ())
+        if why:
+            raise ConfigError(key, f"refusing {path}: {why}", "use a path in a directory only root can write, "
+                              "e.g. /run or /var/log")
     if daemon:
-        code = _daemonize(lambda notify: _serve(cfg, paths, notify), paths.logfile)
-        if code == EXIT_OK and not os.path.exists(SYSLOG):
+        logfd = fsutil.open_append(cfg.daemon_logfile) if cfg.daemon_logfile else -1
+        code = _daemonize(lambda notify: _serve(cfg, paths, notify), paths.logfile, logfd)
+        if code == EXIT_OK and logfd < 0 and not os.path.exists(SYSLOG):
             print(f"hotshare: no syslog ({SYSLOG}): the daemon logs to {paths.logfile}", file=sys.stderr)
         return code
     return _serve(cfg, paths, None)
@@ -94,7 +116,10 @@ def _hide_secret_argv(raw: dict[str, str], ns: argparse.Namespace) -> None:
     ensure_dir(rundir(), 0o755)
     path = os.path.join(rundir(), f".{raw['WIFI_IFACE']}.{os.getpid()}{ONCE_SUFFIX}")
     atomic_write(path, json.dumps(raw), 0o600)
-    argv = [sys.executable, "-m", "hotshare", "up", "--config-once", path]
+    # called as create_ap: the new process keeps that name in its argv, so
+    # that the board application's `pkill -f create_ap` still finds it
+    how = [sys.argv[0]] if called_as_create_ap() else ["-m", "hotshare"]
+    argv = [sys.executable, *how, "up", "--config-once", path]
     argv += ["--daemon"] * bool(ns.daemon) + ["-v"] * bool(ns.verbose)
     os.execv(sys.executable, argv)
 
@@ -154,9 +179,10 @@ def _serve(cfg: HotspotConfig, paths: Paths, notify: Callable[[], None] | None) 
     return EXIT_OK
 
 
-def _daemonize(body: Callable[[Callable[[], None]], int], logfile: str) -> int:
+def _daemonize(body: Callable[[Callable[[], None]], int], logfile: str, logfd: int = -1) -> int:
     """Fork; the parent returns once the child reports ready or failed.
-    The child reports on a pipe: ``ready``, or ``<exit code> <message>``."""
+    The child reports on a pipe: ``ready``, or ``<exit code> <message>``.
+    ``logfd``: --logfile, the child's stdout and stderr (create_ap's ``>>FILE 2>&1``)."""
     rfd, wfd = os.pipe()
     pid = os.fork()
     if pid:
@@ -176,9 +202,12 @@ def _daemonize(body: Callable[[Callable[[], None]], int], logfile: str) -> int:
     os.setsid()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
-        os.dup2(null, fd)
+        os.dup2(null if fd == 0 or logfd < 0 else logfd, fd)
     os.close(null)
-    setup_logging(logging.getLogger("hotshare").level == logging.DEBUG, to_syslog=True, fallback=logfile)
+    if logfd >= 0:
+        os.close(logfd)
+    setup_logging(logging.getLogger("hotshare").level == logging.DEBUG, to_syslog=True, fallback=logfile,
+                  to_file=logfd >= 0)
     w = os.fdopen(wfd, "w")
 
     def notify() -> None:

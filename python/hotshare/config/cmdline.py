@@ -18,12 +18,7 @@ class ArgParser(argparse.ArgumentParser):
 
 # create_ap options hotshare does not implement: say so rather than ignore them.
 UNSUPPORTED = {
-    "--redirect-to-localhost": "hotshare's DNS already answers clients on the gateway",
-    "--hostapd-debug": "use -v for hotshare's and hostapd's logs",
     "--fix-unmanaged": "hotshare keeps NetworkManager off the interface by itself",
-    "--pidfile": "the pid file is always /run/hotshare/<iface>.pid",
-    "--logfile": "hotshare logs to syslog (--daemon) or stderr",
-    "-e": "additional hosts files are not supported yet",
 }
 
 
@@ -59,6 +54,16 @@ def add_up_options(p: argparse.ArgumentParser) -> None:
       help="upstream DNS server, @IFACE: used only while IFACE is the uplink (repeatable; default: "
            "/etc/dnsmasq.conf's servers, else those the uplinks' own clients wrote, LINK_DNS_FILES)")
     a("-g", dest="GATEWAY", metavar="GATEWAY", help="gateway address (default: first free of 192.168.12.1, ...)")
+    a("-d", dest="ETC_HOSTS", action="store_const", const="1", help="the DNS server also answers from /etc/hosts")
+    a("-e", dest="ADDN_HOSTS", metavar="HOSTS_FILE", help="the DNS server also answers from this hosts file")
+    a("--redirect-to-localhost", dest="REDIRECT_TO_LOCALHOST", action="store_const", const="1",
+      help="with -n: every name resolves to the gateway (an information network on the board's web server)")
+    a("--hostapd-debug", dest="HOSTAPD_DEBUG", metavar="1|2", help="run hostapd with -d (1) or -dd (2); "
+      "its output goes to hotshare's log (keys stay hidden: hostapd prints them only with -K)")
+    a("--pidfile", dest="DAEMON_PIDFILE", metavar="FILE",
+      help="--daemon: write the daemon's pid to FILE (removed on exit)")
+    a("--logfile", dest="DAEMON_LOGFILE", metavar="FILE",
+      help="--daemon: append the daemon's log to FILE (mode 0600) instead of syslog")
     a("--no-dns", dest="NO_DNS", action="store_const", const="1", help="no DNS server on the hotspot")
     a("--no-dnsmasq", dest="NO_DNSMASQ", action="store_const", const="1", help="no DHCP or DNS at all")
     a("--no-haveged", dest="NO_HAVEGED", action="store_const", const="1", help="accepted for compatibility")

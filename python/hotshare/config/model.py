@@ -25,7 +25,8 @@ class HotspotConfig:
     passphrase: str = field(default="", repr=False)
     use_psk: bool = False
     wpa_version: str = "2"
-    channel: int = 0                       # 0: the band's default
+    channel: int = 0                       # 0: the band's default (or auto)
+    auto_channel: bool = False             # CHANNEL=auto: ACS, else the least busy allowed channel
     freq_band: str = "2.4"
     country: str = ""
     gateway: ipaddress.IPv4Address | None = None   # None: choose a free subnet
@@ -65,6 +66,11 @@ class HotspotConfig:
     quota_day: int = 0                     # bytes the whole hotspot may use a day; 0: no quota
     quota_month: int = 0                   # ... a billing month
     client_quotas: tuple[tuple[str, int, str], ...] = ()  # (MAC, bytes, "day" | "month")
+    addn_hosts: str = ""                   # -e: an extra hosts file for dnsmasq
+    redirect_to_localhost: bool = False    # with -n: every name resolves to the gateway
+    hostapd_debug: int = 0                 # hostapd -d (1) or -dd (2)
+    daemon_pidfile: str = ""               # --daemon: the daemon's pid, removed on exit
+    daemon_logfile: str = ""               # --daemon: its log, instead of syslog
 
     @property
     def band_channel(self) -> int:

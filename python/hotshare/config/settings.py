@@ -28,14 +28,17 @@ from .values import (
     choice,
     client_quotas,
     count,
+    debug_level,
     dns_servers,
     firewall_mode,
+    hosts_file,
     ifname,
     ipv4,
     ipv4_list,
     mac,
     no_control_characters,
     passphrase_value,
+    plain_path,
     read_mac_file,
     services,
     size,
@@ -103,9 +106,10 @@ def from_mapping(raw: Mapping[str, str],
     band = choice("FREQ_BAND", get("FREQ_BAND", "2.4") or "2.4", FREQ_BANDS)
     chan_raw = get("CHANNEL", "default") or "default"
     channel = 0
-    if chan_raw != "default":
+    auto_channel = chan_raw == "auto"
+    if chan_raw not in ("default", "auto"):
         if not (chan_raw.isascii() and chan_raw.isdigit()):  # not '²'
-            raise ConfigError("CHANNEL", f"{chan_raw!r} is not a channel number", "use a number or 'default'")
+            raise ConfigError("CHANNEL", f"{chan_raw!r} is not a channel number", "use a number, 'default' or 'auto'")
         channel = int(chan_raw)
         valid = CHANNELS_24 if band == "2.4" else CHANNELS_5
         if channel not in valid:
@@ -162,12 +166,22 @@ def from_mapping(raw: Mapping[str, str],
             raise ConfigError("UPSTREAM_DNS", f"{_ip}@{up}: {up} is not one of INTERNET_IFACE",
                               f"tie the server to one of {','.join(uplinks)}, or leave out @{up}")
 
+    addn_hosts = hosts_file("ADDN_HOSTS", get("ADDN_HOSTS")) if get("ADDN_HOSTS") else ""
+    redirect = boolean("REDIRECT_TO_LOCALHOST", get("REDIRECT_TO_LOCALHOST"))
+    if redirect and (share != "none" or no_dnsmasq or boolean("NO_DNS", get("NO_DNS"))):
+        raise ConfigError("REDIRECT_TO_LOCALHOST", "needs -n (SHARE_METHOD=none) and hotshare's DNS, as in create_ap",
+                          "add -n and drop --no-dns/--no-dnsmasq, or leave out --redirect-to-localhost")
+    pidfile, logfile = (plain_path(k, get(k)) if get(k) else "" for k in ("DAEMON_PIDFILE", "DAEMON_LOGFILE"))
+    if logfile == "/dev/null":   # create_ap's default (its --mkconfig writes it): no file, so syslog
+        logfile = ""
+
     for key, value in raw.items():  # what no check above refused: no key may carry a line break
         if key != "PASSPHRASE":       # (checked above, stricter: printable ASCII only)
             no_control_characters(key, value)
     return HotspotConfig(
         wifi_iface=wifi, uplinks=uplinks, ssid=ssid, passphrase=passphrase, use_psk=use_psk,
-        wpa_version=wpa, channel=channel, freq_band=band, country=country, gateway=gateway,
+        wpa_version=wpa, channel=channel, auto_channel=auto_channel, freq_band=band, country=country,
+        gateway=gateway,
         dhcp_dns=dhcp_dns, upstream_dns=upstream, uplink_dns=uplink_dns,
         link_dns_files=tied_paths("LINK_DNS_FILES", get("LINK_DNS_FILES") or LINK_DNS_FILES_TEXT),
         dns_servers_file=get("DNS_SERVERS_FILE", "/etc/dnsmasq.conf"),
@@ -189,6 +203,9 @@ def from_mapping(raw: Mapping[str, str],
         quota_day=size("QUOTA_DAY", get("QUOTA_DAY")) if get("QUOTA_DAY") else 0,
         quota_month=size("QUOTA_MONTH", get("QUOTA_MONTH")) if get("QUOTA_MONTH") else 0,
         client_quotas=client_quotas("CLIENT_QUOTAS", get("CLIENT_QUOTAS")),
+        addn_hosts=addn_hosts, redirect_to_localhost=redirect,
+        hostapd_debug=debug_level("HOSTAPD_DEBUG", get("HOSTAPD_DEBUG")),
+        daemon_pidfile=pidfile, daemon_logfile=logfile,
     )
 
 

@@ -4,7 +4,9 @@ ConfigError naming the key and the fix."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
+import stat
 import unicodedata
 from collections.abc import Iterable
 
@@ -93,6 +95,44 @@ def tied_paths(key: str, v: str) -> tuple[tuple[str, str], ...]:
             raise ConfigError(key, f"{path!r} is not an absolute path", "write it like /etc/ppp/resolv.conf@ppp0")
         out.append((path, ifname(key, iface.strip()) if at else ""))
     return tuple(out)
+
+
+# A path that reaches a generated file (dnsmasq.conf) or is opened as root:
+# absolute, plain characters (dnsmasq's parser treats quotes, backslashes,
+# commas and '#' specially), no '..' step.
+PLAIN_PATH_RE = re.compile(r"^(/[A-Za-z0-9_.+-]+)+$")
+
+
+def plain_path(key: str, v: str) -> str:
+    if not PLAIN_PATH_RE.match(v) or "/../" in v + "/" or v.endswith("/.."):
+        raise ConfigError(key, f"{v!r} is not a plain absolute path",
+                          "use an absolute path of letters, digits and . _ + - (e.g. /run/create_ap.pid)")
+    return v
+
+
+def hosts_file(key: str, v: str) -> str:
+    """dnsmasq's addn-hosts: a regular file dnsmasq can read once it has
+    dropped root (it re-reads it as 'nobody' on SIGHUP)."""
+    path = plain_path(key, v)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise ConfigError(key, f"cannot read {path!r} ({e.strerror})", "give an existing hosts file") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(key, f"{path!r} is not a regular file", "give a hosts file (IP NAME lines)")
+    if not st.st_mode & stat.S_IROTH:
+        raise ConfigError(key, f"{path!r} is not readable by others: dnsmasq reads it after dropping root",
+                          f"chmod 644 {path}")
+    return path
+
+
+def debug_level(key: str, v: str) -> int:
+    """create_ap's --hostapd-debug: 1 (hostapd -d) or 2 (-dd)."""
+    if v in ("", "0"):
+        return 0
+    if v not in ("1", "2"):
+        raise ConfigError(key, f"{v!r} is not a debug level", "use 1 (hostapd -d) or 2 (hostapd -dd)")
+    return int(v)
 
 
 def mac(key: str, v: str) -> str:

@@ -6,10 +6,15 @@ from __future__ import annotations
 import ipaddress
 import re
 import struct
-from dataclasses import dataclass
 
 from ..config import HotspotConfig
 from ..plan.network import parse_servers_file
+
+# re-exported: the doctor's checks read the radio as the planner does
+from ..plan.regulatory import Channel as Channel
+from ..plan.regulatory import band_of as band_of
+from ..plan.regulatory import channel_freq as channel_freq
+from ..plan.regulatory import parse_channels as parse_channels
 from .facts import Sock
 
 # -- iw ------------------------------------------------------------------------------------
@@ -28,48 +33,6 @@ def parse_modes(phy_info: str) -> list[str]:
                 break
             modes.append(m.group(1))
     return modes
-
-
-@dataclass(frozen=True)
-class Channel:
-    freq: int
-    number: int
-    flags: str        # what iw prints after the power: "(no IR, radar detection)", "(disabled)"
-
-    @property
-    def disabled(self) -> bool:
-        return "disabled" in self.flags
-
-    @property
-    def no_ir(self) -> bool:
-        return "no IR" in self.flags or "passive scan" in self.flags or "no IBSS" in self.flags
-
-    @property
-    def radar(self) -> bool:
-        return "radar detection" in self.flags
-
-    @property
-    def usable(self) -> bool:
-        return not (self.disabled or self.no_ir)
-
-
-def parse_channels(phy_info: str) -> dict[int, Channel]:
-    """Frequency -> channel, from the "Frequencies:" lists of ``iw phy PHY info``."""
-    out: dict[int, Channel] = {}
-    for m in re.finditer(r"^\s*\* (\d+)(?:\.\d+)? MHz \[(\d+)\](.*)$", phy_info, re.M):
-        freq = int(m.group(1))
-        out[freq] = Channel(freq, int(m.group(2)), m.group(3).strip())
-    return out
-
-
-def channel_freq(channel: int, band: str) -> int:
-    if band == "5":
-        return 5000 + 5 * channel
-    return 2484 if channel == 14 else 2407 + 5 * channel
-
-
-def band_of(freq: int) -> str:
-    return "5" if 4900 <= freq < 5950 else "6" if freq >= 5950 else "2.4"
 
 
 def reg_country(reg: str) -> str:

@@ -46,6 +46,10 @@ def dnsmasq_conf(plan: Plan) -> str:
         lines.append("port=0")
     if not cfg.etc_hosts:
         lines.append("no-hosts")
+    if cfg.addn_hosts and not cfg.no_dns:
+        lines.append(f"addn-hosts={cfg.addn_hosts}")
+    if cfg.redirect_to_localhost:   # create_ap's --redirect-to-localhost (with -n): every name is the board
+        lines.append(f"address=/#/{gw.ip}")
     if cfg.no_dns:
         pass
     elif plan.dns_follows:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Snapshot
+from .regulatory import Radio
 from .uplink_dns import Server
 
 
@@ -26,7 +27,8 @@ class Facts:
     ruleset: dict[str, Any] | None = None       # `nft -j list ruleset`; None: not read
     firewall_tools: frozenset[str] = frozenset()  # remedies' tools present (system.firewalls)
     binaries: dict[str, str] | None = None      # name -> path of hostapd, dnsmasq; None: not looked up
-    radio: RadioFacts | None = None             # the AP's radio, when a station uplink shares it
+    radio: Radio | None = None                  # the AP's radio; None: not read (wired, unit tests)
+    card: RadioFacts | None = None              # the AP's radio, when a station uplink shares it
 
 
 @dataclass(frozen=True)

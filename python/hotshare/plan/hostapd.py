@@ -23,12 +23,14 @@ def hostapd_conf(plan: Plan, mask_secret: bool = False) -> str:
         f"ssid2={cfg.ssid.encode('utf-8').hex()}",
         "utf8_ssid=1",
         f"hw_mode={'a' if five else 'g'}",
-        f"channel={cfg.band_channel}",
+        f"channel={plan.channel if plan.channel or not plan.chanlist else 'acs_survey'}",
         "beacon_int=100",
         "wmm_enabled=1",
         f"ignore_broadcast_ssid={1 if cfg.hidden else 0}",
         f"ap_isolate={1 if cfg.isolate_clients else 0}",
     ]
+    if plan.chanlist:   # CHANNEL=auto: hostapd's ACS measures these and takes the least busy
+        lines += [f"chanlist={' '.join(map(str, plan.chanlist))}", "acs_exclude_dfs=1"]
     if plan.bridge:  # hostapd adds the interface to the bridge once it is in AP mode
         lines.append(f"bridge={plan.bridge}")
     if cfg.max_stations:

@@ -28,6 +28,7 @@ from .network import (
 )
 from .paths import Paths
 from .plan import BridgePlan, ChildSpec, GeneratedFile, Plan
+from .regulatory import choose_channel
 from .ruleset import nft_ruleset
 from .samecard import same_card
 from .uplink_dns import Server, resolv_file_text
@@ -51,7 +52,7 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
     if cfg.virt_of and snap.link(cfg.wifi_iface) is not None:
         raise ConfigError("VIRT_NAME", f"{cfg.wifi_iface} exists already",
                           f"choose another --virt-name, or remove it (iw dev {cfg.wifi_iface} del)")
-    cfg, card = same_card(cfg, facts.radio)
+    cfg, card = same_card(cfg, facts.card)
     # The uplinks are followed as they come and go: ppp0 exists only while
     # the modem is connected, usb0 while a phone tethers, wwan0 once the
     # module enumerates. Any other one named must exist (a typo is caught).
@@ -68,6 +69,7 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
         bridge = BridgePlan(bridge_name(cfg.wifi_iface), up, tuple(str(a) for a in snap.addresses_of(up)),
                             tuple((str(r.dst), str(r.gateway), r.metric) for r in snap.routes
                                   if r.ifname == up and r.table == 254 and r.gateway))
+    channel, chanlist = choose_channel(cfg, facts.radio) if facts.wireless else (cfg.band_channel, ())
     gw = choose_gateway(cfg, snap)
     uplinks, best = current_uplinks(cfg, snap) if cfg.share_method == "nat" else ((), None)
     present = tuple(u for u in uplinks if snap.link(u) is not None)
@@ -84,7 +86,7 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
         dns_from_links=from_links, uplink_mtu=snap.mtu_of(best),
         sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
                  if cfg.share_method == "nat" else {}),
-        bridge_plan=bridge, same_card=card,
+        bridge_plan=bridge, same_card=card, channel=channel, chanlist=chanlist,
     )
 
 
@@ -147,7 +149,9 @@ def children(plan: Plan, facts: Facts) -> tuple[ChildSpec, ...]:
     p = plan.paths
     out = []
     if plan.wireless:
-        out.append(ChildSpec("hostapd", (_binary("hostapd", facts), p.hostapd_conf)))
+        # -d/-dd: hostapd prints keys only with -K, which is never given
+        debug = ("-" + "d" * plan.cfg.hostapd_debug,) if plan.cfg.hostapd_debug else ()
+        out.append(ChildSpec("hostapd", (_binary("hostapd", facts), *debug, p.hostapd_conf)))
     if plan.runs_dnsmasq:
         # dnsmasq logs "started, version ..." once its sockets are bound
         out.append(ChildSpec("dnsmasq", (_binary("dnsmasq", facts), "-k", "-C", p.dnsmasq_conf,

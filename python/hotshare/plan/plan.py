@@ -70,6 +70,8 @@ class Plan:
     sysctls: dict[str, str] = field(default_factory=dict)
     bridge_plan: BridgePlan | None = None
     same_card: SameCard | None = None   # the AP shares its radio with a station uplink
+    channel: int = 0                    # hostapd's channel=; 0 with a chanlist: its ACS picks one
+    chanlist: tuple[int, ...] = ()      # ACS: the allowed channels without DFS or no-IR
     # What make_plan adds once the decisions above are made:
     link_ops: tuple[LinkOp, ...] = ()   # the AP interface (or bridge) configured, in order
     orig_mac: str = ""                  # NEW_MACADDR: the MAC to give back on stop
@@ -109,6 +111,7 @@ class Plan:
                         "moved_routes": [list(r) for r in self.bridge_plan.moved_routes]}
                        if self.bridge_plan else None),
             "same_card": self.same_card.to_dict() if self.same_card else None,
+            "channel": self.channel or ("acs" if self.chanlist else None), "chanlist": list(self.chanlist),
             "sysctls": dict(self.sysctls),
             "link_ops": [op.to_dict() for op in self.link_ops],
             "files": [{"path": f.path, "mode": oct(f.mode), "text": f.shown or f.text} for f in self.files],

@@ -6,8 +6,9 @@ import ipaddress
 
 from ..config import HotspotConfig
 from ..netlink import rtnl
-from ..plan.facts import Facts, RadioFacts
+from ..plan.facts import Facts, Radio, RadioFacts
 from ..plan.network import parse_servers_file
+from ..plan.regulatory import parse_channels, regdb_rules
 from ..plan.uplink_dns import Server, parse_resolv
 from ..system import firewalls, wifi
 from ..system.run import find_binary
@@ -24,14 +25,29 @@ def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
             pass
     nat = cfg.share_method == "nat"
     wifi_uplinks = {u: wifi_mode(u) for u in cfg.uplinks if is_wireless(u)}
-    return Facts(snapshot=rtnl.snapshot(), wireless=is_wireless(cfg.virt_of or cfg.wifi_iface), servers_file=servers,
+    wireless = is_wireless(cfg.virt_of or cfg.wifi_iface)
+    binaries = {name: find_binary(name) or "" for name in ("hostapd", "dnsmasq")}
+    return Facts(snapshot=rtnl.snapshot(), wireless=wireless, servers_file=servers,
                  link_dns=read_link_dns(cfg) if nat and not cfg.upstream_dns and not cfg.uplink_dns else (),
                  rundir=rundir, statedir=statedir,
-                 wifi_uplinks=wifi_uplinks, radio=radio_facts(cfg, wifi_uplinks),
+                 wifi_uplinks=wifi_uplinks, card=radio_facts(cfg, wifi_uplinks),
                  mac=_mac(cfg.wifi_iface) if cfg.new_macaddr else "",
                  ruleset=firewalls.current_ruleset() if nat and cfg.firewall != "ignore" else None,
                  firewall_tools=firewalls.available_tools() if nat else frozenset(),
-                 binaries={name: find_binary(name) or "" for name in ("hostapd", "dnsmasq")})
+                 binaries=binaries, radio=read_radio(cfg, binaries["hostapd"]) if wireless else None)
+
+
+def read_radio(cfg: HotspotConfig, hostapd: str) -> Radio | None:
+    """The radio's channels (None when iw cannot tell: then hostapd decides),
+    COUNTRY's rules, and for CHANNEL=auto how to choose."""
+    phy = wifi.phy_of(cfg.virt_of or cfg.wifi_iface)
+    channels = parse_channels(wifi.iw_text("phy", phy, "info")) if phy else {}
+    if not channels:
+        return None
+    rules = regdb_rules(wifi.read_regdb(), cfg.country) if cfg.country else None
+    acs = cfg.auto_channel and wifi.hostapd_has_acs(hostapd) and wifi.survey_works(cfg.wifi_iface)
+    busy = wifi.networks_per_freq(cfg.wifi_iface) if cfg.auto_channel and not acs else {}
+    return Radio(channels, rules, acs, busy)
 
 
 def radio_facts(cfg: HotspotConfig, wifi_uplinks: dict[str, tuple[str, bool]]) -> RadioFacts | None:

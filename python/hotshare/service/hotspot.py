@@ -118,7 +118,10 @@ class Hotspot(Supervisor):
             j.extra["station"] = plan.same_card.station
         if plan.ruleset:
             j.extra["uplink"] = self.best_uplink or ""
+        j.pidfile = self.cfg.daemon_pidfile
         j.save()
+        if j.pidfile:   # create_ap's --pidfile: a new file renamed over the path, never through a link
+            fsutil.atomic_write(j.pidfile, f"{os.getpid()}\n", 0o644)
         for f in plan.files:
             fsutil.atomic_write(f.path, f.text, f.mode)
         self._make_virtual()

@@ -16,7 +16,7 @@ import stat
 from dataclasses import asdict, dataclass, field
 
 from ..coexist.analysis import NAME_RE
-from ..config.values import IFNAME_RE, MAC_RE
+from ..config.values import IFNAME_RE, MAC_RE, PLAIN_PATH_RE
 from ..plan.network import ACCT_SYSCTL, bridge_name, table_name
 from ..system import files
 
@@ -41,6 +41,7 @@ class Journal:
     link_was_down: bool = False
     orig_mac: str = ""
     virt: str = ""                                           # the virtual AP interface we made (iface itself)
+    pidfile: str = ""                                        # --pidfile: holds "<pid>\n" while we run
     extra: dict[str, str] = field(default_factory=dict)      # public facts for status
     plan: dict[str, object] = field(default_factory=dict)   # the whole plan (secrets masked), as --dry-run prints it
     health: dict[str, dict[str, object]] = field(default_factory=dict)  # per uplink, for status (HEALTH_CHECK)
@@ -121,6 +122,7 @@ def check(j: Journal, iface: str) -> None:
     need(set(j.released) <= {"dhcpcd", "NetworkManager"}, "an unknown network manager")
     need(j.orig_mac == "" or MAC_RE.match(j.orig_mac), "a bad MAC address")
     need(j.virt in ("", iface), "a virtual interface that is not the hotspot's")
+    need(j.pidfile == "" or PLAIN_PATH_RE.match(j.pidfile), "a bad pid file path")
     for rec in j.firewall:
         need(rec.get("kind") in ("iptables", "nft", "firewalld") and rec.get("ap") == iface,
              "a foreign firewall record")

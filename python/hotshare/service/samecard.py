@@ -130,6 +130,7 @@ class StationFollower:
         except ValueError as e:
             log.error("cannot follow %s: %s", self.card.station, e)
             return
-        self.plan = dataclasses.replace(self.plan, cfg=cfg)
+        # hostapd.conf names plan.channel (CHANNEL=auto's choice): the station's now
+        self.plan = dataclasses.replace(self.plan, cfg=cfg, channel=cfg.channel, chanlist=())
         fsutil.atomic_write(self.plan.paths.hostapd_conf, hostapd_conf(self.plan), 0o600)
         self.ap_freq = freq

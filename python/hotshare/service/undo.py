@@ -11,7 +11,7 @@ import os
 import signal
 import time
 
-from ..system import firewalls, nft, sysctl
+from ..system import files, firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
 from ..system.host import cmdline_has
@@ -92,4 +92,6 @@ def undo(j: Journal, marker: str) -> list[str]:
                 problems.append(f"sysctl {name}: {e.strerror}")
     guard.give_back(j.iface, j.released)
     j.released = []
+    if j.pidfile:
+        files.remove_if_holds(j.pidfile, f"{j.pid}\n")
     return problems

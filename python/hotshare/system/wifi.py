@@ -25,6 +25,9 @@ def wifi_mode(iface: str) -> tuple[str, bool]:
     return iftype, "4addr: on" in out
 
 
+REGDB = "/lib/firmware/regulatory.db"   # wireless-regdb's, as the kernel loads it
+
+
 def phy_of(ifname: str) -> str:
     """The wiphy (``phy0``) of a Wi-Fi interface; "" for any other."""
     try:
@@ -83,3 +86,48 @@ def del_interface(name: str) -> None:
         run("iw", "dev", name, "del", check=True)
     except ProgramError as e:
         raise OSError(errno.EIO, str(e)) from None
+
+
+def iw_text(*args: str) -> str:
+    """What `iw ARGS` prints, or "" when it cannot tell."""
+    if find_binary("iw") is None:
+        return ""
+    try:
+        result = run("iw", *args)
+    except ProgramError:
+        return ""
+    return result.stdout if result.ok else ""
+
+
+def read_regdb() -> bytes:
+    try:
+        with open(REGDB, "rb") as f:
+            return f.read(1 << 20)
+    except OSError:
+        return b""
+
+
+def hostapd_has_acs(path: str) -> bool:
+    """Was hostapd built with CONFIG_ACS? Its ACS-only config keyword is in the binary
+    (Buildroot: BR2_PACKAGE_HOSTAPD_ACS)."""
+    try:
+        with open(path, "rb") as f:
+            return b"acs_num_scans" in f.read()
+    except OSError:
+        return False
+
+
+def survey_works(iface: str) -> bool:
+    """Does the driver report channel surveys (what hostapd's ACS measures)?"""
+    return "channel active time" in iw_text("dev", iface, "survey", "dump")
+
+
+def networks_per_freq(iface: str) -> dict[int, int]:
+    """Networks a scan sees, per frequency (MHz); empty when the radio cannot scan now."""
+    out: dict[int, int] = {}
+    for line in iw_text("dev", iface, "scan").splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "freq:":
+            freq = int(float(parts[1]))
+            out[freq] = out.get(freq, 0) + 1
+    return out

@@ -295,6 +295,33 @@ def init_stop() -> str:
     return "OK; status 3; no hostapd, no dnsmasq, no nft table; stop again OK"
 
 
+@check("create-ap-name")
+def create_ap_name() -> str:
+    """BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME (tests/board/hotshare_pkg.py installs it as hotshare.mk
+    does): a board application's `create_ap --daemon wlan0 ppp0 SSID PASS` from BusyBox's sh,
+    stopped by name with BusyBox's killall (Debian's BusyBox has no pkill; pkill -f is in
+    tests/netns/test_create_ap_options.py), leaves nothing."""
+    link = Path("/usr/bin/create_ap")
+    assert link.is_symlink() and os.readlink(link) == "hotshare", "no /usr/bin/create_ap -> hotshare"
+    secret = PASSFILE.read_text().strip()
+    proc = sh("sh", "-c", f"create_ap --daemon wlan0 ppp0 {SSID}-ca '{secret}'")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    pid = daemon_pid()
+    argv = _cmdline(Path(f"/proc/{pid}"))
+    comm = Path(f"/proc/{pid}/comm").read_text().strip()
+    killed = sh("killall", "create_ap").returncode   # before judging: the init checks need wlan0 back
+    assert re.search(r"/create_ap ", argv) and secret not in argv, argv   # PATH's /bin is /usr/bin
+    assert comm == "create_ap" and killed == 0, (comm, killed)
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    resolver = {board_resolver_pid()}
+    left = [n for n in ("hostapd", "dnsmasq") if set(pids_of(n, board_only=True)) - resolver]
+    assert not Path(f"/proc/{pid}").exists(), "killall create_ap did not stop it"
+    assert not left and not hotshare_tables(), f"left: {left} {hotshare_tables()}"
+    return f"argv {argv.split(' --')[0]}..., comm create_ap; killall create_ap: nothing left"
+
+
 @check("init-start")
 def init_start() -> str:
     t = time.monotonic()
@@ -370,8 +397,8 @@ def keeps_passphrase() -> str:
 
 
 BOOT1 = [firstboot_passphrase, up_at_boot, modem_at_boot, board_resolver, start_with_usb0, phone_joins, phone_lease,
-         phone_dns, phone_http, clients, cffi_helper, doctor, init_stop, init_start, init_restart, online_again,
-         regdomain]  # fmt: skip
+         phone_dns, phone_http, clients, cffi_helper, doctor, init_stop, create_ap_name, init_start, init_restart,
+         online_again, regdomain]  # fmt: skip
 # memory: S99lab's snapshot is the hotspot's only when it came up at boot
 BOOT2 = [keeps_passphrase, up_at_boot, modem_at_boot, uplink_metrics, memory, phone_joins, phone_lease, phone_http]
 # The image's nft as Buildroot builds it (lab.nft=nojson unless the tree

@@ -1,0 +1,83 @@
+"""CHANNEL=auto and COUNTRY with a real hostapd on mac80211_hwsim radios;
+`hotshare qr` of the running hotspot, decoded; --hostapd-debug's output in
+the log without the passphrase."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lab.hotspot import HotshareCLI, Hotspot, HotspotManager, leftovers, read_sysctls, sysctl_names
+from lab.phone import Phone
+from lab.radios import Radio
+from lab.syslog import SyslogCollector
+
+PASSPHRASE = "auto;chan,pass:1"
+
+
+def _iw_reg() -> str:
+    return subprocess.run(["iw", "reg", "get"], capture_output=True, text=True, check=False).stdout
+
+
+def _flags(phy_info: str, channel: int) -> str:
+    m = re.search(rf"^\s*\* [\d.]+ MHz \[{channel}\](.*)$", phy_info, re.M)
+    assert m, f"the radio has no channel {channel}"
+    return m.group(1)
+
+
+def test_auto_comes_up_on_an_allowed_channel_and_a_phone_joins(
+        hotshare: Callable[..., Hotspot], hotshare_cli: HotshareCLI, ap_radio: Radio, phone1: Phone,
+        syslog: SyslogCollector, logdir: Path) -> None:
+    since = len(syslog.lines())
+    dry = hotshare_cli.run("up", "--dry-run", "--json", "--country", "DE", "-c", "auto", ap_radio.iface, "ppp0",
+                           "x", PASSPHRASE)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)
+    survey = subprocess.run(["iw", "dev", ap_radio.iface, "survey", "dump"], capture_output=True, text=True).stdout
+    ap = hotshare(passphrase=PASSPHRASE, country="DE", extra=["-c", "auto", "--hostapd-debug", "1"])
+    status = ap.status()
+    channel = int(status["ap"]["channel"])
+    phy = Path(f"/sys/class/net/{ap_radio.iface}/phy80211/name").read_text().strip()
+    info = subprocess.run(["iw", "phy", phy, "info"], capture_output=True, text=True, check=True).stdout
+    flags = _flags(info, channel)
+    (logdir / "channel-auto.txt").write_text(f"channel {channel} {flags}; dry run: channel {plan['channel']} "
+                                             f"chanlist {plan['chanlist']}\n{_iw_reg()}\nsurvey:\n{survey}")
+    assert 1 <= channel <= 13 and "no IR" not in flags and "radar" not in flags and "disabled" not in flags
+    assert phone1.connect(ap.ssid, PASSPHRASE, security="wpa2", timeout=90)["wpa_state"] == "COMPLETED"
+    phone1.dhcp()
+    phone1.disconnect()
+    log = "\n".join(syslog.lines(since))
+    assert re.search(r"hostapd: .*(nl80211|wpa_driver|hostapd_setup_bss)", log), "no hostapd -d output in the log"
+    assert PASSPHRASE not in log and "auto;chan" not in log
+
+
+@pytest.mark.skipif(not shutil.which("zbarimg"), reason="zbarimg missing (run support/setup)")
+def test_qr_of_the_running_hotspot_decodes_to_its_network(
+        hotshare: Callable[..., Hotspot], hotshare_cli: HotshareCLI, ap_radio: Radio, workdir: Path) -> None:
+    hotshare(ssid="lab;qr", passphrase=PASSPHRASE, hidden=True)
+    png = workdir / "label.png"
+    proc = hotshare_cli.run("qr", ap_radio.iface, "--png", str(png))
+    assert proc.returncode == 0, proc.stderr
+    decoded = subprocess.run(["zbarimg", "--nodbus", "-Sbinary", "--raw", "-q", str(png)], capture_output=True,
+                             check=True).stdout.decode()
+    assert decoded == "WIFI:T:WPA;S:lab\\;qr;P:auto\\;chan\\,pass\\:1;H:true;;"
+    term = hotshare_cli.run("qr", ap_radio.iface)
+    assert term.returncode == 0 and "█" in term.stdout
+
+
+def test_a_channel_the_country_forbids_is_one_line_and_changes_nothing(
+        hotspots: HotspotManager, hotshare_cli: HotshareCLI, ap_radio: Radio) -> None:
+    reg, baseline = _iw_reg(), read_sysctls(sysctl_names(ap_radio.iface, hotspots.uplink))
+    proc = hotshare_cli.run("up", "--daemon", "-c", "13", "--country", "US", ap_radio.iface, hotspots.uplink,
+                            "lab-us", "lab-passphrase-1")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("hotshare: CHANNEL: 13 (2.4 GHz) is not allowed for an access point by COUNTRY=US")
+    assert leftovers(ap_radio.iface, hotspots.uplink, baseline, hotshare_cli.argv_prefix) == []
+    assert _iw_reg() == reg                        # the regulatory domain was not touched either
