@@ -113,7 +113,8 @@ def dispatch(ns: argparse.Namespace) -> int:
             print(f"{iface}: running (pid {info['pid']}), subnet {info.get('subnet')}, "
                   f"gateway {info.get('gateway')}"
                   + (f", AP {ap.get('state')} on channel {ap.get('channel')}, {ap.get('num_sta')} station(s)"
-                     if ap else ""))
+                     if ap else "")
+                  + (f"\n  IPv6 {info['ipv6']}" if info.get("ipv6") else ""))
         else:
             print(f"{iface}: not running" + (" (leftovers from a crash: `hotshare down` cleans them)"
                                              if info.get("stale") else ""))

@@ -55,6 +55,7 @@ class HotspotConfig:
     max_client_connections: int = 1000     # new connections beyond this many per client are dropped
     block_private_uplink: bool = False     # clients cannot reach private addresses beyond the uplink
     max_stations: int = 0                  # hostapd's max_num_sta; 0: hostapd's default
+    ipv6: str = "auto"                     # auto: relay the uplink's /64 when it has one; off; nat66
 
     @property
     def band_channel(self) -> int:

@@ -21,6 +21,7 @@ from .values import (
     CHANNELS_24,
     COUNTRY_RE,
     FREQ_BANDS,
+    IPV6_MODES,
     SHARE_METHODS,
     WPA_VERSIONS,
     boolean,
@@ -172,6 +173,7 @@ def from_mapping(raw: Mapping[str, str],
                                      16, 1 << 20),
         block_private_uplink=boolean("BLOCK_PRIVATE_UPLINK", get("BLOCK_PRIVATE_UPLINK")),
         max_stations=count("MAX_STATIONS", get("MAX_STATIONS"), 1, 2007) if get("MAX_STATIONS") else 0,
+        ipv6=choice("IPV6", get("IPV6", "auto") or "auto", IPV6_MODES),
     )
 
 

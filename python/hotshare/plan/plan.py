@@ -14,6 +14,7 @@ from typing import Any
 
 from ..coexist.analysis import Action
 from ..config import HotspotConfig
+from .ipv6 import Ipv6Mode
 from .ops import LinkOp
 from .paths import Paths
 from .uplink_dns import Server
@@ -68,6 +69,7 @@ class Plan:
     uplink_mtu: int = 0                 # the MTU of the uplink in use at start (DHCP option 26 below 1500)
     sysctls: dict[str, str] = field(default_factory=dict)
     bridge_plan: BridgePlan | None = None
+    ipv6: Ipv6Mode = field(default_factory=lambda: Ipv6Mode("off", "not planned"))  # at start; followed later
     # What make_plan adds once the decisions above are made:
     link_ops: tuple[LinkOp, ...] = ()   # the AP interface (or bridge) configured, in order
     orig_mac: str = ""                  # NEW_MACADDR: the MAC to give back on stop
@@ -106,7 +108,7 @@ class Plan:
                         "moved_addresses": list(self.bridge_plan.moved_addresses),
                         "moved_routes": [list(r) for r in self.bridge_plan.moved_routes]}
                        if self.bridge_plan else None),
-            "sysctls": dict(self.sysctls),
+            "sysctls": dict(self.sysctls), "ipv6": self.ipv6.text(),
             "link_ops": [op.to_dict() for op in self.link_ops],
             "files": [{"path": f.path, "mode": oct(f.mode), "text": f.shown or f.text} for f in self.files],
             "children": [{"name": c.name, "argv": list(c.argv), "ready_marker": c.ready_marker}

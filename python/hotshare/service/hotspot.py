@@ -21,6 +21,7 @@ from ..config import HotspotConfig
 from ..errors import StartError
 from ..netlink import rtnl
 from ..plan import ruleset
+from ..plan.ipv6 import ipv6_sysctls
 from ..plan.model import IFF_UP, Snapshot
 from ..plan.network import collisions, current_uplinks, forwarding_sysctls
 from ..plan.ops import AddrAdd
@@ -91,6 +92,7 @@ class Hotspot(Supervisor):
                    {"mode": self.cfg.share_method, "subnet": str(plan.subnet),
                     "gateway": str(plan.gateway.ip), "table": plan.table})
         j.extra["wireless"] = str(plan.wireless)
+        j.extra["ipv6"] = plan.ipv6.text()
         if plan.ruleset:
             j.extra["uplink"] = self.best_uplink or ""
         j.save()
@@ -196,6 +198,8 @@ class Hotspot(Supervisor):
         old = sysctl.read(name)
         if old is None or old == value:
             return
+        if name.endswith("/accept_ra") and old != "1":
+            return      # 0 (an admin's choice) or 2 already: left as it is (plan.ipv6.ipv6_sysctls)
         self.journal.sysctls.setdefault(name, old)
         self.journal.save()
         sysctl.write(name, value)
@@ -239,7 +243,7 @@ class Hotspot(Supervisor):
         try:
             self._configure_link()
             for name, value in self.plan.sysctls.items():
-                if name.startswith(f"net/ipv4/conf/{self.cfg.wifi_iface}/"):
+                if name.startswith((f"net/ipv4/conf/{self.cfg.wifi_iface}/", f"net/ipv6/conf/{self.cfg.wifi_iface}/")):
                     self._set_sysctl(name, value)
         except (netcfg.NetcfgError, StartError, OSError) as e:
             log.error("cannot restore %s: %s", self.cfg.wifi_iface, e)
@@ -262,8 +266,11 @@ class Hotspot(Supervisor):
             except (nft.NftError, OSError, RuntimeError) as e:
                 log.error("cannot update the ruleset: %s", e)
             log.info("uplinks now: %s", ", ".join(uplinks) or "none")
-        for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
-            if snap.link(name.split("/")[3]) is not None:
+        wanted = forwarding_sysctls(self.cfg.wifi_iface, uplinks)
+        if self.cfg.ipv6 != "off":
+            wanted.update(ipv6_sysctls(self.cfg.wifi_iface, uplinks))
+        for name, value in wanted.items():
+            if name.split("/")[3] in ("all", "default") or snap.link(name.split("/")[3]) is not None:
                 self._set_sysctl(name, value)
         self._forget_gone_addresses(snap)
         if best != self.best_uplink:

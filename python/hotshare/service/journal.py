@@ -80,7 +80,8 @@ class Journal:
                 os.close(fd)
 
 
-_SYSCTL = re.compile(r"^net/ipv4/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/forwarding$")
+_SYSCTL = re.compile(r"^net/ipv4/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/forwarding$"
+                     r"|^net/ipv6/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/(forwarding|accept_ra|proxy_ndp)$")
 
 
 def check(j: Journal, iface: str) -> None:

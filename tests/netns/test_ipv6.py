@@ -1,0 +1,135 @@
+"""IPv6 for the hotspot's clients, with the real kernel, nftables and dnsmasq:
+the uplink's /64 comes by router advertisement from the "internet" side
+(dnsmasq there, as an LTE carrier's), an IPv6-only web server behind it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from board import PPP0_6, TESTS, Board
+from conftest import _skip_reason
+from lab.proc import Daemon, wait_until
+
+# A TCP listener on every IPv6 address of the board: python -c LISTENER6 PORT
+LISTENER6 = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("::", int(sys.argv[1]))); s.listen(64)
+print("READY", flush=True)
+while True:
+    c, _ = s.accept(); c.sendall(b"board"); c.close()
+"""
+
+# What answers at ADDR from here: the TCP ports that accept, and whether DNS (UDP 53) answers
+SCAN6 = r"""
+import json, socket, sys
+addr, ports = sys.argv[1], [int(p) for p in sys.argv[2].split(",")]
+open_ports = []
+for port in ports:
+    c = socket.socket(socket.AF_INET6); c.settimeout(0.3)
+    try:
+        c.connect((addr, port)); open_ports.append(port)
+    except OSError:
+        pass
+    c.close()
+u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.settimeout(1.0)
+query = bytes.fromhex("abcd01000001000000000000") + b"\x03www\x07example\x04test\x00\x00\x01\x00\x01"
+u.sendto(query, (addr, 53))
+try:
+    u.recv(512); dns = True
+except OSError:
+    dns = False
+print(json.dumps({"tcp": open_ports, "dns": dns}))
+"""
+SCANNED = [22, 53, 80, 443, 547, 2222, 8080]
+
+
+@pytest.fixture
+def board6(tmp_path: Path) -> Iterator[Board]:
+    """The board whose ppp0 gets a /64 by router advertisement (and takes its SLAAC address)."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    b = Board(tmp_path, uplinks=(PPP0_6,)).start()
+    try:
+        b.wait_global6("ppp0")
+        yield b
+    finally:
+        b.stop()
+
+
+def ras(board: Board, timeout: float = 3.0) -> list[dict[str, object]]:
+    """The router advertisements the phone gets within ``timeout`` after soliciting."""
+    out = board.phone.run([sys.executable, "-m", "lab.ra", "--iface", "eth0", "--timeout", str(timeout)],
+                          env={**os.environ, "PYTHONPATH": str(TESTS)}, timeout=timeout + 10).stdout
+    return list(json.loads(out))
+
+
+def scan(board: Board, addr: str) -> dict[str, object]:
+    inet = board.internets["ppp0"]
+    return dict(json.loads(inet.run([sys.executable, "-c", SCAN6, addr, ",".join(map(str, SCANNED))],
+                                    timeout=30).stdout))
+
+
+def ipv6_status(board: Board) -> str:
+    return str(board.status().get("ipv6", ""))
+
+
+# -- no IPv6 on the uplink: nothing advertised --------------------------------------------------
+
+def test_an_uplink_without_ipv6_gives_the_clients_no_router_advertisement(board: Board) -> None:
+    board.up()
+    assert ipv6_status(board) == "none: ppp0 has no global IPv6 address: no router advertisement for the clients"
+    assert ras(board) == []
+    assert board.global6("eth0", board.phone) == []
+    assert "default" not in board.phone.ip("-6", "route", "show")
+
+
+# -- the board: nothing open from the uplink over IPv6 -------------------------------------------
+
+def test_a_scan_over_ipv6_from_the_uplink_finds_nothing_open(board6: Board) -> None:
+    board6.daemons.append(Daemon("board-listener6", [sys.executable, "-c", LISTENER6, "2222"],
+                                 netns=board6.board.name, log=board6.log("board", "listener6"), ready_line="READY"))
+    uplink_addr = board6.global6("ppp0")[0]
+    before = scan(board6, uplink_addr)
+    assert 2222 in before["tcp"]              # the board's service, open over IPv6 before hotshare
+    board6.up()
+    assert scan(board6, uplink_addr) == {"tcp": [], "dns": False}
+    # the sound test: our table, nothing else, closes it
+    board6.board.run(["nft", "flush", "chain", "inet", "hotshare_lan0", "input"])
+    assert 2222 in scan(board6, uplink_addr)["tcp"]
+
+
+# -- sysctls: IPv6 forwarding on, the uplink keeps its router advertisements, all restored ---------
+
+def test_ipv6_forwarding_is_set_and_everything_restored_on_down(board6: Board) -> None:
+    before = board6.ipv6_state()
+    assert "net.ipv6.conf.all.forwarding=0" in before["sysctls"]
+    board6.up()
+    during = board6.ipv6_state()["sysctls"]
+    assert "net.ipv6.conf.all.forwarding=1" in during
+    assert "net.ipv6.conf.ppp0.accept_ra=2" in during and "net.ipv6.conf.lan0.accept_ra=0" in during
+    # the uplink still takes its router's advertisements with forwarding on: its default route stays
+    board6.board.run(["ip", "-6", "route", "flush", "proto", "ra"])
+    assert _wait_default6(board6)
+    board6.hotshare("down", "lan0")
+    assert board6.ipv6_state() == before
+
+
+def _wait_default6(board: Board) -> list[str]:
+    return wait_until(lambda: [r for r in board.board.ip("-6", "route", "show").splitlines()
+                               if r.startswith("default")], 15, interval=0.2, what="an IPv6 default route")
+
+
+def test_ipv6_off_changes_no_ipv6_sysctl(board6: Board) -> None:
+    before = board6.ipv6_state()
+    board6.up("--ipv6", "off")
+    assert ipv6_status(board6) == "off: IPV6=off: the clients get no IPv6"
+    assert board6.ipv6_state()["sysctls"] == before["sysctls"]
+    assert ras(board6) == []
