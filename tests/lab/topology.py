@@ -37,9 +37,10 @@ WEB_NAME = "www.example.test"
 # RFC 2544 benchmarking space: not one of the ranges dnsmasq's stop-dns-rebind refuses
 # (RFC 1918, CGNAT, link-local, the TEST-NETs), so answers for it reach clients
 WEB_ADDR = "198.18.0.10"
-# The IPv6-only web server of an uplink with IPv6 (Uplink.prefix6): documentation space
+# The IPv6-only web server of an uplink with IPv6 (Uplink.prefix6): RFC 5180 benchmarking
+# space, not documentation space (2001:db8::/32), which stop-dns-rebind refuses
 WEB6_NAME = "v6.example.test"
-WEB6_ADDR = "2001:db8:ffff::10"
+WEB6_ADDR = "2001:2:0:ff::10"
 TESTS = Path(__file__).resolve().parents[1]  # on PYTHONPATH of the server processes: ``-m lab.dnsserver``
 
 

@@ -196,7 +196,7 @@ class Board:
         addrs = sorted(f"{a['local']}/{a['prefixlen']} {link['ifname']}"
                        for link in self.board.ip_json("-6", "addr", "show") for a in link.get("addr_info", [])
                        if "local" in a)
-        proxies = sorted(self.board.ip("-6", "neigh", "show", "proxy").splitlines())
+        proxies = sorted(ln.strip() for ln in self.board.ip("-6", "neigh", "show", "proxy").splitlines())
         routes = sorted(" ".join(w for i, w in enumerate(ws) if not (w == "expires" or (i and ws[i - 1] == "expires")))
                         for ws in (ln.split() for ln in self.board.ip("-6", "route", "show", "table", "all")
                                    .splitlines()))

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from board import PPP0_6, TESTS, Board
+from board import PPP0_6, TESTS, USB0_6, WEB6_ADDR, WEB6_NAME, Board
 from conftest import _skip_reason
 from lab.proc import Daemon, wait_until
 
@@ -133,3 +135,84 @@ def test_ipv6_off_changes_no_ipv6_sysctl(board6: Board) -> None:
     assert ipv6_status(board6) == "off: IPV6=off: the clients get no IPv6"
     assert board6.ipv6_state()["sysctls"] == before["sysctls"]
     assert ras(board6) == []
+
+
+# -- relay: the uplink's /64 advertised to the clients, NDP proxy on the uplink ---------------------
+
+def aaaa(board: Board, name: str, server: str) -> list[str]:
+    proc = board.phone.run([sys.executable, "-m", "lab.dnsquery", "--server", server, "--type", "AAAA", name],
+                           env={**os.environ, "PYTHONPATH": str(TESTS)}, check=False, timeout=15)
+    return list(json.loads(proc.stdout).get("addresses", [])) if proc.returncode == 0 else []
+
+
+def fetch6(board: Board, timeout: float = 5.0) -> str | None:
+    proc = board.phone.run(["curl", "-6", "-s", "-g", "--max-time", str(timeout), f"http://[{WEB6_ADDR}]/"],
+                           check=False, timeout=timeout + 5)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def test_the_uplinks_prefix_is_relayed_and_a_phone_reaches_an_ipv6_only_server(board6: Board) -> None:
+    before = board6.ipv6_state()
+    board6.up()
+    assert ipv6_status(board6).startswith("relay: ppp0 has 2001:db8:64:1::/64")
+    ra = ras(board6)[0]
+    assert [(p["prefix"], p["autonomous"]) for p in ra["prefixes"]] == [("2001:db8:64:1::/64", True)]
+    assert ra["router_lifetime"] > 0 and ra["rdnss"]
+    phone = board6.wait_global6("eth0", board6.phone)
+    assert phone.startswith("2001:db8:64:1:")
+    assert ra["rdnss"] == [ra["source"]]                                # DNS: the AP itself
+    assert aaaa(board6, WEB6_NAME, f"{ra['rdnss'][0]}%eth0") == [WEB6_ADDR]
+    assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == phone  # no NAT
+    assert f"{phone} dev ppp0 proxy" in board6.ipv6_state()["proxies"]
+    board6.hotshare("down", "lan0")
+    assert board6.ipv6_state() == before
+
+
+def test_a_client_that_leaves_loses_its_proxy_entry_and_route(board6: Board) -> None:
+    board6.up()
+    phone = board6.wait_global6("eth0", board6.phone)
+    assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == phone
+    assert f"{phone} dev ppp0 proxy" in board6.ipv6_state()["proxies"]
+    assert any(r.startswith(f"{phone} dev lan0") for r in board6.ipv6_state()["routes"])
+    board6.phone.ip("link", "set", "eth0", "down")          # unplugged: lan0 loses its carrier
+    wait_until(lambda: board6.ipv6_state()["proxies"] == [], 10, interval=0.2, what="the proxy entry to go")
+    assert not any(r.startswith(phone) for r in board6.ipv6_state()["routes"])
+
+
+@pytest.fixture
+def board6x2(tmp_path: Path) -> Iterator[Board]:
+    """Two uplinks with IPv6: ppp0 (metric 250) and usb0 (metric 300), each its own /64."""
+    reason = _skip_reason()
+    if reason:
+        pytest.skip(reason)
+    b = Board(tmp_path, uplinks=(PPP0_6, USB0_6)).start()
+    try:
+        b.wait_global6("ppp0")
+        b.wait_global6("usb0")
+        yield b
+    finally:
+        b.stop()
+
+
+def test_failover_deprecates_the_old_prefix_and_advertises_the_new(board6x2: Board) -> None:
+    b = board6x2
+    b.up("--ipv6", "auto", uplink="ppp0,usb0")
+    assert ipv6_status(b).startswith("relay: ppp0 has 2001:db8:64:1::/64")
+    assert b.wait_global6("eth0", b.phone).startswith("2001:db8:64:1:")
+    # the phone listens for unsolicited advertisements while ppp0 goes down on the board
+    listener = subprocess.Popen(["ip", "netns", "exec", "hs-phone", sys.executable, "-m", "lab.ra", "--iface", "eth0",
+                                 "--timeout", "6", "--no-solicit"],
+                                env={**os.environ, "PYTHONPATH": str(TESTS)}, stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    b.board.ip("link", "set", "ppp0", "down")
+    out, _err = listener.communicate(timeout=20)
+    seen = [(p["prefix"], p["valid"], p["preferred"]) for ra in json.loads(out) for p in ra["prefixes"]]
+    # the old one deprecated: preferred lifetime 0 (a valid lifetime below 2 h would be
+    # ignored by the clients anyway, RFC 4862 5.5.3 e), so no new connection uses it
+    assert any(p == "2001:db8:64:1::/64" and pref == 0 for p, _, pref in seen)
+    assert any(p == "2001:db8:43:1::/64" and v > 0 for p, v, _ in seen)  # the new one
+    assert ipv6_status(b).startswith("relay: usb0 has 2001:db8:43:1::/64")
+    assert b.wait_global6("eth0", b.phone, timeout=10)
+    assert wait_until(lambda: [a for a in b.global6("eth0", b.phone) if a.startswith("2001:db8:43:1:")], 10,
+                      interval=0.2, what="an address in the new prefix")
+    assert not [a for a in b.global6("eth0", b.phone) if a.startswith("2001:db8:64:1:")]   # deprecated

@@ -55,3 +55,11 @@ def test_the_ruleset_forwards_ipv6_out_and_only_replies_and_rfc4890_errors_in() 
     off = nft_ruleset(plan_on(LTE, IPV6="off"))
     assert "ip6 saddr !=" not in off and "packet-too-big iifname @uplinks" not in off
     assert "iifname @uplinks meta nfproto ipv6 drop" in off           # the board stays closed either way
+
+
+def test_dnsmasq_advertises_only_what_the_ap_has_an_address_in() -> None:
+    from hotshare.plan.dnsmasq import dnsmasq_conf
+    lines = dnsmasq_conf(plan_on(LTE)).splitlines()
+    assert "enable-ra" in lines and "dhcp-range=::,constructor:wlan0,ra-only,64,1h" in lines
+    off = dnsmasq_conf(plan_on(LTE, IPV6="off")).splitlines()
+    assert "enable-ra" not in off and not [ln for ln in off if ln.startswith(("dhcp-range=::", "ra-param"))]

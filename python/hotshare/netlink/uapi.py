@@ -31,6 +31,7 @@ NLM_F_ROOT = 0x100
 NLM_F_MATCH = 0x200
 NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH
 # modifiers to NEW requests
+NLM_F_REPLACE = 0x100
 NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
 
@@ -99,11 +100,11 @@ IFA_LOCAL = 2
 IFA_LABEL = 3
 IFA_BROADCAST = 4
 IFA_FLAGS = 8            # u32, the full flags (ifa_flags holds only the low 8 bits)
-IFA_RT_PRIORITY = 9      # u32, the metric of the prefix route the address adds
 IFA_F_NODAD = 0x02
 IFA_F_DADFAILED = 0x08
 IFA_F_DEPRECATED = 0x20
 IFA_F_TENTATIVE = 0x40
+IFA_F_NOPREFIXROUTE = 0x200
 
 # struct ifaddrmsg: ifa_family, ifa_prefixlen, ifa_flags, ifa_scope, ifa_index
 IFADDRMSG = struct.Struct("=BBBBi")

@@ -21,9 +21,6 @@ from .model import Snapshot
 # unusual interface identifier: not ::1 (a LAN router upstream often is),
 # not an EUI-64 of any device.
 AP_IID = 0x6873_6861_7265     # "hshare"
-# The metric of the AP's route for the relayed /64: below the kernel's 256
-# for the same prefix on the uplink, so packets for the clients go to the AP.
-AP_ROUTE_METRIC = 128
 
 
 @dataclass(frozen=True)

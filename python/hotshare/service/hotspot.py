@@ -21,7 +21,7 @@ from ..config import HotspotConfig
 from ..errors import StartError
 from ..netlink import rtnl
 from ..plan import ruleset
-from ..plan.ipv6 import ipv6_sysctls
+from ..plan.ipv6 import ipv6_mode, ipv6_sysctls
 from ..plan.model import IFF_UP, Snapshot
 from ..plan.network import collisions, current_uplinks, forwarding_sysctls
 from ..plan.ops import AddrAdd
@@ -33,6 +33,7 @@ from ..system import managers as guard
 from .dnsfollow import DnsFollower
 from .firewall_watch import FirewallWatch
 from .journal import Journal
+from .relay6 import Relay6
 from .supervisor import Supervisor
 from .undo import undo
 
@@ -57,6 +58,8 @@ class Hotspot(Supervisor):
         self.dns = DnsFollower(plan)
         self.fastpath: bool | None = None       # None: not tried yet
         self.fastpath_devices: tuple[str, ...] = ()
+        self.relay6 = (Relay6(self.journal, cfg, self._set_sysctl, self._follow_ipv6, self.call_at)
+                       if cfg.ipv6 != "off" and cfg.share_method == "nat" else None)
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
 
@@ -125,6 +128,8 @@ class Hotspot(Supervisor):
             firewalls.remove_leftovers(self.cfg.wifi_iface)  # rules a crash left before it journaled them
             self.firewall.apply_planned(plan.firewall, plan.firewall_notes)
 
+        if self.relay6:
+            self._follow_ipv6()
         if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
             self._start_child(self.specs["dnsmasq"])
 
@@ -212,6 +217,8 @@ class Hotspot(Supervisor):
         self._remember_uplink_addresses(rtnl.snapshot())
         if self.plan.ruleset:                   # NAT: follow the other firewalls
             self.firewall.open(self.sel)
+        if self.relay6:
+            self.relay6.open(self.sel)
 
     # -- following the network ----------------------------------------------
 
@@ -284,6 +291,13 @@ class Hotspot(Supervisor):
         self._remember_uplink_addresses(snap)
         dnsmasq = self.children.get("dnsmasq")
         self.dns.follow(best, dnsmasq.pid if dnsmasq and dnsmasq.running else 0)
+        if self.relay6:
+            self.relay6.follow(ipv6_mode(self.cfg, snap, best))
+
+    def _follow_ipv6(self) -> None:
+        """The IPv6 addresses changed (the uplink's prefix came, went or changed)."""
+        if self.relay6:
+            self.relay6.follow(ipv6_mode(self.cfg, rtnl.snapshot(), self.best_uplink))
 
     def _forget_gone_addresses(self, snap: Snapshot) -> None:
         """A redial gives the uplink a new address (or the link goes with
@@ -318,6 +332,8 @@ class Hotspot(Supervisor):
 
     def _teardown(self) -> None:
         self._stop_children()
+        if self.relay6:
+            self.relay6.close()
         problems = undo(self.journal, self.paths.child_marker)
         for problem in problems:
             log.error("cleanup: %s", problem)
