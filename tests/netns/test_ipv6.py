@@ -216,3 +216,21 @@ def test_failover_deprecates_the_old_prefix_and_advertises_the_new(board6x2: Boa
     assert wait_until(lambda: [a for a in b.global6("eth0", b.phone) if a.startswith("2001:db8:43:1:")], 10,
                       interval=0.2, what="an address in the new prefix")
     assert not [a for a in b.global6("eth0", b.phone) if a.startswith("2001:db8:64:1:")]   # deprecated
+
+
+# -- NAT66: a ULA prefix on the AP, masqueraded -------------------------------------------------------
+
+def test_nat66_gives_a_ula_prefix_and_the_server_sees_the_board(board6: Board) -> None:
+    before = board6.ipv6_state()
+    uplink_addr = board6.global6("ppp0")[0]
+    board6.up("--ipv6", "nat66")
+    assert ipv6_status(board6).startswith("nat66: the clients get fd")
+    assert ipv6_status(board6).endswith(f"(ULA), masqueraded to ppp0's {uplink_addr}")
+    [prefix] = {p["prefix"] for ra in ras(board6) for p in ra["prefixes"]}
+    assert prefix.startswith("fd") and prefix.endswith("::/64")
+    phone = board6.wait_global6("eth0", board6.phone)
+    assert phone.startswith(prefix.split("::")[0])
+    assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == uplink_addr
+    assert board6.ipv6_state()["proxies"] == []          # nothing to answer for on the uplink
+    board6.hotshare("down", "lan0")
+    assert board6.ipv6_state() == before

@@ -63,3 +63,24 @@ def test_dnsmasq_advertises_only_what_the_ap_has_an_address_in() -> None:
     assert "enable-ra" in lines and "dhcp-range=::,constructor:wlan0,ra-only,64,1h" in lines
     off = dnsmasq_conf(plan_on(LTE, IPV6="off")).splitlines()
     assert "enable-ra" not in off and not [ln for ln in off if ln.startswith(("dhcp-range=::", "ra-param"))]
+
+
+def test_nat66_takes_a_stable_ula_prefix_and_masquerades_it() -> None:
+    from hotshare.plan.ipv6 import ula_prefix
+    m = plan_on(LTE, IPV6="nat66").ipv6
+    assert m.mode == "nat66" and m.prefix == ula_prefix("wlan0")
+    assert m.prefix is not None and m.prefix.subnet_of(ipaddress.IPv6Network("fd00::/8"))
+    assert ula_prefix("wlan0") == ula_prefix("wlan0") != ula_prefix("wlan1")
+    assert m.reason.endswith("masqueraded to ppp0's 2001:db8:7:1::5")
+    assert f"oifname @uplinks ip6 saddr {m.prefix} masquerade" in nft_ruleset(plan_on(LTE, IPV6="nat66"))
+    assert "ip6 saddr fd" not in nft_ruleset(plan_on(LTE))
+    assert plan_on(SEED_000, IPV6="nat66").ipv6.mode == "none"        # nothing to masquerade to
+
+
+def test_doctor_says_which_ipv6_mode_applies_and_why() -> None:
+    from hotshare.doctor import Context, check_ipv6
+    [f] = check_ipv6(Context(iface="wlan0", cfg=cfg(), snap=LTE))
+    assert f.title == "IPv6 for the clients: relay: ppp0 has 2001:db8:7:1::/64 (by router advertisement): " \
+                      "relayed to the clients"
+    [f] = check_ipv6(Context(iface="wlan0", cfg=cfg(IPV6="off"), snap=LTE))
+    assert f.title == "IPv6 for the clients: off: IPV6=off: the clients get no IPv6"

@@ -167,10 +167,11 @@ def _ifaddrmsg6(index: int, cidr: str, flags: int = 0) -> bytes:
     return body
 
 
-def add_address6(index: int, cidr: str) -> Request:
+def add_address6(index: int, cidr: str, prefix_route: bool = False) -> Request:
     """RTM_NEWADDR of an IPv6 ``address/prefix``, without duplicate address
-    detection (usable at once) and without a route for its prefix."""
-    return RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, _ifaddrmsg6(index, cidr, IFA_F_NODAD | IFA_F_NOPREFIXROUTE)
+    detection (usable at once), and without a route for its prefix unless asked."""
+    flags = IFA_F_NODAD | (0 if prefix_route else IFA_F_NOPREFIXROUTE)
+    return RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, _ifaddrmsg6(index, cidr, flags)
 
 
 def _host_route6(index: int, address: str) -> bytes:

@@ -10,6 +10,7 @@ wait on a path that does not exist. ``IPV6=off``: never.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 
@@ -41,6 +42,13 @@ class Ipv6Mode:
         return f"{self.mode}: {self.reason}"
 
 
+def ula_prefix(ap: str) -> ipaddress.IPv6Network:
+    """NAT66's prefix: a ULA /64 (RFC 4193), its 40-bit global ID derived from
+    the AP's name, so it stays the same across restarts (clients keep it)."""
+    gid = hashlib.sha256(f"hotshare {ap}".encode()).digest()[:5]
+    return ipaddress.IPv6Network((b"\xfd" + gid + bytes(10), 64))
+
+
 def relay_prefix(snap: Snapshot, uplink: str) -> tuple[ipaddress.IPv6Network | None, str]:
     """The /64 to relay from ``uplink``, or None and why there is none."""
     addrs = snap.global6_of(uplink)
@@ -59,10 +67,16 @@ def ipv6_mode(cfg: HotspotConfig, snap: Snapshot, best_uplink: str | None) -> Ip
     if cfg.share_method != "nat":
         return Ipv6Mode("off", f"SHARE_METHOD={cfg.share_method}: hotshare routes no IPv6"
                         + (" (the bridge carries the uplink's own)" if cfg.share_method == "bridge" else ""))
-    if cfg.ipv6 == "nat66":
-        return Ipv6Mode("none", "IPV6=nat66 is not implemented yet: the clients get no IPv6")
     if best_uplink is None:
         return Ipv6Mode("none", "no uplink in use: no router advertisement for the clients")
+    if cfg.ipv6 == "nat66":
+        addrs = snap.global6_of(best_uplink)
+        if not addrs:
+            return Ipv6Mode("none", f"IPV6=nat66 but {best_uplink} has no global IPv6 address: "
+                            "no router advertisement for the clients")
+        ula = ula_prefix(cfg.wifi_iface)
+        return Ipv6Mode("nat66", f"the clients get {ula} (ULA), masqueraded to {best_uplink}'s {addrs[0].ip}",
+                        best_uplink, ula)
     prefix, why = relay_prefix(snap, best_uplink)
     return Ipv6Mode("relay" if prefix else "none", why, best_uplink, prefix)
 

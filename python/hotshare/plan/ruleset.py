@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from string import Template
 
+from .ipv6 import ula_prefix
 from .plan import Plan
 
 # A software flowtable: established connections between these devices skip
@@ -80,6 +81,8 @@ def nft_ruleset(plan: Plan, uplinks: tuple[str, ...] | None = None, fastpath: tu
               "offload": OFFLOAD.substitute(ap=ap, subnet=net) if fastpath else "",
               "client_services": _services(plan),
               "forward6": FORWARD6.substitute(ap=ap) if plan.cfg.ipv6 != "off" else "",
+              "nat66": (f"\t\toifname @uplinks ip6 saddr {ula_prefix(ap)} masquerade  # IPV6=nat66\n"
+                        if plan.cfg.ipv6 == "nat66" else ""),
               "max_conns": plan.cfg.max_client_connections,
               "private_uplink": (f'\t\tiifname "{ap}" oifname @uplinks ip daddr {PRIVATE} drop\n'
                                  if plan.cfg.block_private_uplink else "")}

@@ -67,7 +67,8 @@ class Relay6:
             self.journal.extra["ipv6"] = mode.text()
             self.journal.save()
             log.info("IPv6 for the clients: %s", mode.text())
-        if (mode.uplink, mode.prefix) == (self.mode.uplink, self.mode.prefix):
+        same_nat66 = mode.mode == self.mode.mode == "nat66" and mode.prefix == self.mode.prefix
+        if (mode.uplink, mode.prefix) == (self.mode.uplink, self.mode.prefix) or same_nat66:
             self.mode = mode
             return
         self._leave()
@@ -77,11 +78,15 @@ class Relay6:
 
     def _enter(self, mode: Ipv6Mode) -> None:
         address = str(mode.ap_address)
-        self.set_sysctl(f"net/ipv6/conf/{mode.uplink}/proxy_ndp", "1")
         if address not in self.journal.addresses6:
             self.journal.addresses6.append(address)
             self.journal.save()
-        self._run({"op": "addr6_add", "ifname": self.ap, "address": address, "missing_ok": True})
+        nat66 = mode.mode == "nat66"        # our own ULA prefix: on-link on the AP, masqueraded out
+        self._run({"op": "addr6_add", "ifname": self.ap, "address": address, "prefix_route": nat66,
+                   "missing_ok": True})
+        if nat66:
+            return
+        self.set_sysctl(f"net/ipv6/conf/{mode.uplink}/proxy_ndp", "1")
         for name in (mode.uplink, self.ap):
             try:
                 s = nsolicit.open_listener(name)
@@ -121,7 +126,7 @@ class Relay6:
     def _in_prefix(self, address: str) -> bool:
         p, ap = self.mode.prefix, self.mode.ap_address
         ip = ipaddress.IPv6Address(address)
-        return p is not None and ip in p and (ap is None or ip != ap.ip)
+        return self.mode.mode == "relay" and p is not None and ip in p and (ap is None or ip != ap.ip)
 
     def _client(self, address: str, present: bool) -> None:
         if not self._in_prefix(address):

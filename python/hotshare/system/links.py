@@ -86,7 +86,7 @@ def _message(op: Op) -> Request | None:
     if kind in ("route_add", "route_del"):
         return _route(op, index, adding=kind == "route_add")
     if kind == "addr6_add":
-        return change.add_address6(index, op["address"])
+        return change.add_address6(index, op["address"], bool(op.get("prefix_route")))
     if kind == "addr6_del":
         return change.del_address6(index, op["address"])
     if kind == "proxy_add":
