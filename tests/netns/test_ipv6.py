@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -156,7 +157,9 @@ def test_the_uplinks_prefix_is_relayed_and_a_phone_reaches_an_ipv6_only_server(b
     board6.up()
     assert ipv6_status(board6).startswith("relay: ppp0 has 2001:db8:64:1::/64")
     ra = ras(board6)[0]
-    assert [(p["prefix"], p["autonomous"]) for p in ra["prefixes"]] == [("2001:db8:64:1::/64", True)]
+    # SLAAC, off-link: the rest of the uplink's /64 is beyond the board
+    prefixes = [(p["prefix"], p["autonomous"], p["onlink"]) for p in ra["prefixes"]]
+    assert prefixes == [("2001:db8:64:1::/64", True, False)]
     assert ra["router_lifetime"] > 0 and ra["rdnss"]
     phone = board6.wait_global6("eth0", board6.phone)
     assert phone.startswith("2001:db8:64:1:")
@@ -233,4 +236,28 @@ def test_nat66_gives_a_ula_prefix_and_the_server_sees_the_board(board6: Board) -
     assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == uplink_addr
     assert board6.ipv6_state()["proxies"] == []          # nothing to answer for on the uplink
     board6.hotshare("down", "lan0")
+    assert board6.ipv6_state() == before
+
+
+# -- the internet cannot open a connection to a relayed client; a crash is undone -------------------
+
+def test_the_internet_cannot_open_a_connection_to_a_relayed_client(board6: Board) -> None:
+    board6.up()
+    phone = board6.wait_global6("eth0", board6.phone)
+    board6.daemons.append(Daemon("phone-listener6", [sys.executable, "-c", LISTENER6, "8080"],
+                                 netns=board6.phone.name, log=board6.log("phone", "listener6"), ready_line="READY"))
+    assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == phone  # proxied now
+    assert scan(board6, phone)["tcp"] == []
+    # the sound test: without our forward chain the client's port is reachable from the internet
+    board6.board.run(["nft", "flush", "chain", "inet", "hotshare_lan0", "forward"])
+    assert 8080 in scan(board6, phone)["tcp"]
+
+
+def test_a_crashed_relay_is_undone_by_down(board6: Board) -> None:
+    before = board6.ipv6_state()
+    board6.up()
+    phone = board6.wait_global6("eth0", board6.phone)
+    assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == phone
+    os.kill(board6.pid(), signal.SIGKILL)
+    board6.hotshare("down", "lan0", check=False)
     assert board6.ipv6_state() == before

@@ -60,7 +60,8 @@ def test_the_ruleset_forwards_ipv6_out_and_only_replies_and_rfc4890_errors_in() 
 def test_dnsmasq_advertises_only_what_the_ap_has_an_address_in() -> None:
     from hotshare.plan.dnsmasq import dnsmasq_conf
     lines = dnsmasq_conf(plan_on(LTE)).splitlines()
-    assert "enable-ra" in lines and "dhcp-range=::,constructor:wlan0,ra-only,64,1h" in lines
+    assert "enable-ra" in lines and "dhcp-range=::,constructor:wlan0,ra-only,off-link,64,1h" in lines
+    assert "dhcp-range=::,constructor:wlan0,ra-only,64,1h" in dnsmasq_conf(plan_on(LTE, IPV6="nat66")).splitlines()
     off = dnsmasq_conf(plan_on(LTE, IPV6="off")).splitlines()
     assert "enable-ra" not in off and not [ln for ln in off if ln.startswith(("dhcp-range=::", "ra-param"))]
 
@@ -84,3 +85,10 @@ def test_doctor_says_which_ipv6_mode_applies_and_why() -> None:
                       "relayed to the clients"
     [f] = check_ipv6(Context(iface="wlan0", cfg=cfg(IPV6="off"), snap=LTE))
     assert f.title == "IPv6 for the clients: off: IPV6=off: the clients get no IPv6"
+
+
+def test_client_isolation_holds_for_ipv6() -> None:
+    rule = 'iifname "wlan0" oifname "wlan0" meta nfproto ipv6 accept'
+    assert rule in nft_ruleset(plan_on(LTE))                          # off-link prefix: via the board
+    isolated = nft_ruleset(plan_on(LTE, ISOLATE_CLIENTS="1"))
+    assert rule not in isolated and 'iifname "wlan0" drop' in isolated

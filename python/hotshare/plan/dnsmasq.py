@@ -83,7 +83,12 @@ def _router_advertisements(plan: Plan) -> list[str]:
     if cfg.ipv6 == "off" or cfg.share_method != "nat":
         return []
     mtu = f"mtu:{plan.uplink_mtu}," if 0 < plan.uplink_mtu < 1500 else ""
+    # A relayed prefix is advertised off-link (no L bit): the rest of the uplink's /64
+    # (its router's global address, a LAN's hosts) lies beyond the board, so the
+    # clients send everything to it; client to client it forwards (ISOLATE_CLIENTS=0)
+    # or drops. NAT66's ULA prefix is the AP's own: on-link.
+    off_link = ",off-link" if cfg.ipv6 == "auto" else ""
     return ["enable-ra",
-            f"dhcp-range=::,constructor:{cfg.wifi_iface},ra-only,64,{LEASE_TIME}",
+            f"dhcp-range=::,constructor:{cfg.wifi_iface},ra-only{off_link},64,{LEASE_TIME}",
             # an advertisement every 60 s at most (dnsmasq's own backoff), router lifetime 30 min
             f"ra-param={cfg.wifi_iface},{mtu}60,1800"]

@@ -10,7 +10,6 @@ wait on a path that does not exist. ``IPV6=off``: never.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from dataclasses import dataclass
 
@@ -45,8 +44,12 @@ class Ipv6Mode:
 def ula_prefix(ap: str) -> ipaddress.IPv6Network:
     """NAT66's prefix: a ULA /64 (RFC 4193), its 40-bit global ID derived from
     the AP's name, so it stays the same across restarts (clients keep it)."""
-    gid = hashlib.sha256(f"hotshare {ap}".encode()).digest()[:5]
-    return ipaddress.IPv6Network((b"\xfd" + gid + bytes(10), 64))
+    # FNV-1a (64 bits), not hashlib: that would load OpenSSL's libcrypto into the
+    # resident service (RSS on a 128 MB board) for 40 bits that need no secrecy
+    h = 0xCBF29CE484222325
+    for byte in f"hotshare {ap}".encode():
+        h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return ipaddress.IPv6Network(((0xFD << 120) | ((h & 0xFF_FFFF_FFFF) << 80), 64))
 
 
 def relay_prefix(snap: Snapshot, uplink: str) -> tuple[ipaddress.IPv6Network | None, str]:

@@ -42,6 +42,13 @@ FORWARD6 = Template("""\t\tiifname "$ap" oifname @uplinks ip6 saddr != { fe80::/
 """)
 
 
+# A relayed prefix is advertised off-link: clients reach each other through the
+# board, which passes that unless ISOLATE_CLIENTS (then the forward chain's
+# `iifname "$ap" drop` holds, as hostapd's ap_isolate does on the radio).
+CLIENT_TO_CLIENT6 = Template("""\t\tiifname "$ap" oifname "$ap" meta nfproto ipv6 accept
+""")
+
+
 def _template() -> Template:
     text = resources.files(__package__).joinpath("ruleset.nft").read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
@@ -80,7 +87,9 @@ def nft_ruleset(plan: Plan, uplinks: tuple[str, ...] | None = None, fastpath: tu
               "flowtable": FLOWTABLE.substitute(devices=_names(fastpath)) if fastpath else "",
               "offload": OFFLOAD.substitute(ap=ap, subnet=net) if fastpath else "",
               "client_services": _services(plan),
-              "forward6": FORWARD6.substitute(ap=ap) if plan.cfg.ipv6 != "off" else "",
+              "forward6": (FORWARD6.substitute(ap=ap) + (CLIENT_TO_CLIENT6.substitute(ap=ap)
+                                                          if not plan.cfg.isolate_clients else "")
+                           if plan.cfg.ipv6 != "off" else ""),
               "nat66": (f"\t\toifname @uplinks ip6 saddr {ula_prefix(ap)} masquerade  # IPV6=nat66\n"
                         if plan.cfg.ipv6 == "nat66" else ""),
               "max_conns": plan.cfg.max_client_connections,
