@@ -5,12 +5,13 @@ stay reachable) so dnsmasq advertises the prefix to the clients; each client
 gets a /128 route to the AP and an NDP proxy entry on the uplink (the board
 answers the router's neighbour solicitations for it).
 
-Event-driven: a client's address is learned from the kernel's neighbour
-events on the AP (RTM_NEWNEIGH) and its proxy entry removed when the
-neighbour fails or goes (RTM_DELNEIGH: the client left). A neighbour the AP
-has not met yet is looked for when the uplink's router solicits it, or one
-second after the client's own duplicate address detection: the kernel is
-asked to resolve it (NTF_USE), and its answer is such an event.
+Event-driven: a client's address is learned from its duplicate address
+detection on the AP (answered for at once) and from the kernel's neighbour
+events there (RTM_NEWNEIGH); its proxy entry goes when the neighbour fails
+or goes (RTM_DELNEIGH: the client left). A neighbour the AP has not met yet
+is looked for when the uplink's router solicits it, or once the client's
+DAD is over: the kernel is asked to resolve it (NTF_USE), and its answer
+(or failure) is such an event.
 """
 
 from __future__ import annotations
@@ -170,7 +171,12 @@ class Relay6:
                 continue
             if on_uplink:                       # the router looks for a client: find it on the AP
                 self._resolve(str(target))
-            elif source.is_unspecified:         # a client's new address, once its DAD is over
+            elif source.is_unspecified:
+                # a client's new address: answered for at once (its first connection's
+                # reply must not wait for the router's retries), and looked for once its
+                # DAD is over, so that a neighbour entry exists whose failure or removal
+                # (the client left, or the address was a duplicate) takes the proxy away
+                self._client(str(target), True)
                 self.call_at(f"resolve {target}", time.monotonic() + DAD_WAIT, self._resolver(str(target)))
 
     def _resolver(self, address: str) -> Callable[[], None]:
