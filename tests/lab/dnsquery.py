@@ -36,8 +36,9 @@ def query(
     ident = int.from_bytes(os.urandom(2), "big")
     packet = dnswire.build_query(ident, name, qtype)
     deadline = time.monotonic() + timeout
-    with (netns or ROOT).make_socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.connect((server, port))
+    family = socket.AF_INET6 if ":" in server else socket.AF_INET   # fe80::1%eth0 too
+    with (netns or ROOT).make_socket(family, socket.SOCK_DGRAM) as sock:
+        sock.connect(socket.getaddrinfo(server, port, family, socket.SOCK_DGRAM)[0][4])  # with the scope
         while True:
             left = deadline - time.monotonic()
             if left <= 0:

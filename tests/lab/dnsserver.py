@@ -6,7 +6,8 @@ the internet namespace (:class:`DNSServer`); for manual use:
     ip netns exec inet python -m lab.dnsserver --listen 10.64.0.1 --log FILE \\
         --record www.example.test=198.18.0.10 [--record ...]
 
-Known names answer their A record (AAAA: empty NOERROR); anything else gets
+Known names answer their A record, or their AAAA record for a name given an
+IPv6 address (the other type: empty NOERROR); anything else gets
 NXDOMAIN.  Every query is logged as ``<client-ip> <qname> <qtype> <rcode>``
 so tests can see *who* asked (the board's uplink address when the hotspot's
 dnsmasq forwards).  The command prints ``READY`` once its sockets are bound.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import socket
 import socketserver
 import struct
 import sys
@@ -49,8 +51,10 @@ class Zone:
             rcode = dnswire.RCODE_NXDOMAIN
         else:
             rcode = dnswire.RCODE_NOERROR
-            if q.qtype in (dnswire.TYPE_A, dnswire.TYPE_ANY):
-                answers.append((dnswire.TYPE_A, ipaddress.IPv4Address(addr).packed))
+            ip = ipaddress.ip_address(addr)
+            rtype = dnswire.TYPE_A if ip.version == 4 else dnswire.TYPE_AAAA
+            if q.qtype in (rtype, dnswire.TYPE_ANY):
+                answers.append((rtype, ip.packed))
         with self.lock:
             self.log.write(f"{client} {q.name} {q.qtype} {rcode}\n")
             self.log.flush()
@@ -87,6 +91,7 @@ class UDPServer(socketserver.ThreadingUDPServer):
 
     def __init__(self, addr: tuple[str, int], zone: Zone) -> None:
         self.zone = zone
+        self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         super().__init__(addr, UDPHandler)
 
 
@@ -96,6 +101,7 @@ class TCPServer(socketserver.ThreadingTCPServer):
 
     def __init__(self, addr: tuple[str, int], zone: Zone) -> None:
         self.zone = zone
+        self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         super().__init__(addr, TCPHandler)
 
 

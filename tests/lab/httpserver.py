@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import http.server
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -62,6 +63,7 @@ class Server(http.server.ThreadingHTTPServer):
 
     def __init__(self, addr: tuple[str, int], log: TextIO) -> None:
         self.log = log
+        self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
         super().__init__(addr, Handler)
 
 

@@ -37,6 +37,10 @@ WEB_NAME = "www.example.test"
 # RFC 2544 benchmarking space: not one of the ranges dnsmasq's stop-dns-rebind refuses
 # (RFC 1918, CGNAT, link-local, the TEST-NETs), so answers for it reach clients
 WEB_ADDR = "198.18.0.10"
+# The IPv6-only web server of an uplink with IPv6 (Uplink.prefix6): RFC 5180 benchmarking
+# space, not documentation space (2001:db8::/32), which stop-dns-rebind refuses
+WEB6_NAME = "v6.example.test"
+WEB6_ADDR = "2001:2:0:ff::10"
 TESTS = Path(__file__).resolve().parents[1]  # on PYTHONPATH of the server processes: ``-m lab.dnsserver``
 
 
@@ -53,6 +57,9 @@ class Uplink:
     peer_if: str  # the veth end in it
     records: dict[str, str] = field(default_factory=lambda: {WEB_NAME: WEB_ADDR}, hash=False)
     path_mtu: int = 0  # > 0: a cellular modem namespace in between (lab/cellular.py), this MTU
+    # a /64 the internet side advertises on the link (dnsmasq's RA, SLAAC only, as LTE
+    # carriers do); "" for an IPv4-only uplink. Its router's own address is prefix::1.
+    prefix6: str = ""
 
     @property
     def board_ip(self) -> str:
@@ -153,6 +160,8 @@ class Internet:
         self.board.ip("route", "add", "default", "via", s.gateway, "dev", s.board_if, "metric", str(s.metric))
         for address in sorted(set(s.records.values())):
             self.ns.ip("addr", "add", f"{address}/32", "dev", "lo")
+        if s.prefix6:
+            self._start_ipv6()
         if self.processes:
             self._start_daemons()
         else:
@@ -160,11 +169,32 @@ class Internet:
             self.http = WebServer(WEB_ADDR, self.http_log, netns=self.ns)
         return self
 
+    def _start_ipv6(self) -> None:
+        """The carrier's IPv6: router advertisements of ``prefix6`` on the link
+        (dnsmasq, RA only, every 10 s and at once on a solicitation) and an
+        IPv6-only web server at WEB6_ADDR, whose DNS name the DNS server answers."""
+        s, name = self.spec, self.ns.name
+        router = f"{s.prefix6.split('/')[0]}1/64"
+        self.ns.ip("-6", "addr", "add", router, "dev", s.peer_if, "nodad")
+        self.ns.ip("-6", "addr", "add", f"{WEB6_ADDR}/128", "dev", "lo")
+        self.daemons.append(Daemon(
+            f"{name}-ra", ["dnsmasq", "-k", "-C", "/dev/null", "-u", "root", "--port=0", f"--interface={s.peer_if}",
+                           "--bind-interfaces", "--enable-ra", f"--dhcp-range=::,constructor:{s.peer_if},ra-only,64",
+                           f"--ra-param={s.peer_if},10", f"--dhcp-leasefile={self.logdir}/{name}-ra.leases",
+                           f"--pid-file={self.logdir}/{name}-ra.pid", "--log-facility=-"],
+            netns=name, log=self.logdir / f"{name}-ra.log"))
+        env = {**os.environ, "PYTHONPATH": str(TESTS)}
+        self.daemons.append(Daemon(
+            f"{name}-http6", [sys.executable, "-m", "lab.httpserver", "--listen", WEB6_ADDR,
+                              "--log", str(self.http_log)],
+            netns=name, log=self.logdir / f"{name}-http6.stderr.log", env=env, ready_line="READY"))
+
     def _start_daemons(self) -> None:
         s, name = self.spec, self.ns.name
         py = [sys.executable, "-m"]
         env = {**os.environ, "PYTHONPATH": str(TESTS)}
-        records = [f"--record={n}={a}" for n, a in s.records.items()]
+        records = [f"--record={n}={a}" for n, a in
+                   {**s.records, **({WEB6_NAME: WEB6_ADDR} if s.prefix6 else {})}.items()]
         self.daemons.append(Daemon(
             f"{name}-dns", [*py, "lab.dnsserver", "--listen", s.gateway, "--log", str(self.dns_log), *records],
             netns=self.gateway_ns.name, log=self.logdir / f"{name}-dns.stderr.log", env=env, ready_line="READY"))

@@ -69,10 +69,20 @@ def test_explicit_uplinks_pick_the_best_that_is_up() -> None:
 
 
 def test_forwarding_is_enabled_per_interface_not_globally() -> None:
-    p = plan_on(SEED_000)
+    p = plan_on(SEED_000, IPV6="off")
     assert p.sysctls == {"net/ipv4/conf/wlan0/forwarding": "1", "net/ipv4/conf/ppp0/forwarding": "1",
                          "net/ipv4/conf/usb0/forwarding": "1", "net/netfilter/nf_conntrack_acct": "1"}
     assert not any("ip_forward" in k for k in p.sysctls)
+
+
+def test_ipv6_forwarding_keeps_the_uplinks_taking_router_advertisements() -> None:
+    # IPv6 has no per-interface forwarding switch before Linux 6.17: all/forwarding,
+    # and accept_ra=2 on the uplinks (and for links that appear later) set before it
+    names = list(plan_on(SEED_000).sysctls)
+    ipv6 = [n for n in names if n.startswith("net/ipv6/")]
+    assert ipv6 == ["net/ipv6/conf/default/accept_ra", "net/ipv6/conf/ppp0/accept_ra",
+                    "net/ipv6/conf/usb0/accept_ra", "net/ipv6/conf/wlan0/accept_ra", "net/ipv6/conf/all/forwarding"]
+    assert plan_on(SEED_000).sysctls["net/ipv6/conf/wlan0/accept_ra"] == "0"
 
 
 def test_missing_interfaces_are_reported() -> None:

@@ -70,7 +70,9 @@ def test_hostapd_mac_lists(tmp_path) -> None:  # type: ignore[no-untyped-def]
 def test_dnsmasq_serves_the_ap_interface_only() -> None:
     text = dnsmasq_conf(plan())
     lines = text.splitlines()
-    assert "interface=wlan0" in lines and "bind-interfaces" in lines
+    # bind-dynamic with IPv6 (the AP's addresses follow the relayed prefix): still wlan0 only
+    assert "interface=wlan0" in lines and "bind-dynamic" in lines
+    assert "bind-interfaces" in dnsmasq_conf(plan(IPV6="off")).splitlines()
     assert [ln for ln in lines if ln.startswith("interface=")] == ["interface=wlan0"]
     assert "dhcp-range=192.168.12.10,192.168.12.254,255.255.255.0,1h" in lines
     assert "dhcp-option=option:router,192.168.12.1" in lines

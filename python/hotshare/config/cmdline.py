@@ -70,6 +70,9 @@ def add_up_options(p: argparse.ArgumentParser) -> None:
     a("--firewall", dest="FIREWALL", metavar="auto|insert|ignore",
       help="when another firewall drops hotspot traffic: fix Docker/iptables/firewalld and refuse "
            "otherwise (auto), also insert rules into other nftables tables (insert), or only warn (ignore)")
+    a("--ipv6", dest="IPV6", metavar="auto|off|nat66",
+      help="IPv6 for the clients: relay the uplink's /64 when it has one (auto), none (off), "
+           "or a ULA prefix masqueraded to the uplink (nat66)")
     a("--passphrase-file", dest="PASSPHRASE_FILE", metavar="FILE", help="read the passphrase from FILE")
     a("--config", metavar="FILE", help="read settings from a create_ap.conf-style file")
     a("--config-once", metavar="FILE", help=argparse.SUPPRESS)  # like --config, then deleted

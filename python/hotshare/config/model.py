@@ -71,6 +71,7 @@ class HotspotConfig:
     hostapd_debug: int = 0                 # hostapd -d (1) or -dd (2)
     daemon_pidfile: str = ""               # --daemon: the daemon's pid, removed on exit
     daemon_logfile: str = ""               # --daemon: its log, instead of syslog
+    ipv6: str = "auto"                     # auto: relay the uplink's /64 when it has one; off; nat66
 
     @property
     def band_channel(self) -> int:

@@ -22,6 +22,7 @@ from .values import (
     CHANNELS_24,
     COUNTRY_RE,
     FREQ_BANDS,
+    IPV6_MODES,
     SHARE_METHODS,
     WPA_VERSIONS,
     boolean,
@@ -206,6 +207,7 @@ def from_mapping(raw: Mapping[str, str],
         addn_hosts=addn_hosts, redirect_to_localhost=redirect,
         hostapd_debug=debug_level("HOSTAPD_DEBUG", get("HOSTAPD_DEBUG")),
         daemon_pidfile=pidfile, daemon_logfile=logfile,
+        ipv6=choice("IPV6", get("IPV6", "auto") or "auto", IPV6_MODES),
     )
 
 

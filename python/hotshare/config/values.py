@@ -194,6 +194,9 @@ def choice(key: str, v: str, choices: Iterable[str]) -> str:
 
 
 FIREWALL_MODES = ("auto", "insert", "ignore")
+# IPV6: auto relays the uplink's /64 to the clients when it has one (none otherwise);
+# off gives clients no IPv6; nat66 gives them a ULA prefix masqueraded to the uplink
+IPV6_MODES = ("auto", "off", "nat66")
 
 
 def firewall_mode(key: str, value: str) -> str:

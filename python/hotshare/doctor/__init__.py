@@ -49,7 +49,7 @@ from .checks_network import (
     check_upstream_dns_answers,
 )
 from .checks_radio import check_channel_allowed, check_interface_can_be_an_ap, check_radio_not_blocked
-from .checks_uplink import check_uplink_path
+from .checks_uplink import check_ipv6, check_uplink_path
 from .dns_probe import dns_query, dns_rcode, probe_dns
 from .facts import Context, DnsResult, Proc, Rfkill, Sock
 from .findings import Finding, bad, good, info, skip
@@ -60,7 +60,7 @@ from .report import exit_code, render_human, render_json
 __all__ = [
     "CHECKS", "FLOW_PROBE", "NAT_PROBE", "Context", "DnsResult", "Finding", "Proc", "Rfkill", "Sock", "bad",
     "check_channel_allowed", "check_forward_not_dropped", "check_instance_healthy", "check_interface_can_be_an_ap",
-    "check_ip_forwarding", "check_netfilter_features", "check_no_other_manager", "check_ports_free",
+    "check_ip_forwarding", "check_ipv6", "check_netfilter_features", "check_no_other_manager", "check_ports_free",
     "check_radio_not_blocked", "check_subnet_free", "check_uplink_has_default_route", "check_uplink_path",
     "check_upstream_dns_answers",
     "diagnose", "dns_query", "dns_rcode", "exit_code", "explain_probe", "good", "info", "parse_channels",
@@ -81,6 +81,7 @@ CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
     check_no_other_manager,
     check_ip_forwarding,
     check_uplink_path,
+    check_ipv6,
     check_instance_healthy,
 )
 

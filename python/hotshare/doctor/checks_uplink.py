@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from ..plan.ipv6 import ipv6_mode
 from ..plan.network import current_uplinks, table_name
 from .facts import Context
 from .findings import Finding, bad, good, info, skip
@@ -57,3 +58,19 @@ def check_uplink_path(ctx: Context) -> list[Finding]:
         out.append(good(fid, f"the uplink {best} has MTU {mtu or 'unknown'} and no carrier-grade NAT address",
                         evidence))
     return out
+
+
+def check_ipv6(ctx: Context) -> list[Finding]:
+    """13. Which IPv6 mode applies to the clients (IPV6=auto|off|nat66) and why."""
+    fid = "ipv6"
+    if not ctx.iface:
+        return [skip(fid, "IPv6: no interface")]
+    cfg = ctx.config
+    if ctx.running and ctx.status.get("ipv6"):
+        now = str(ctx.status["ipv6"])
+        return [info(fid, f"IPv6 for the clients: {now}", f"IPV6={cfg.ipv6}; the running hotspot's state")]
+    _names, best = current_uplinks(cfg, ctx.snap) if cfg.share_method == "nat" else ((), None)
+    mode = ipv6_mode(cfg, ctx.snap, best)
+    evidence = f"IPV6={cfg.ipv6}" + (f"; {best}: " + (", ".join(str(a) for a in ctx.snap.global6_of(best))
+                                                      or "no global IPv6 address") if best else "")
+    return [info(fid, f"IPv6 for the clients: {mode.text()}", evidence)]

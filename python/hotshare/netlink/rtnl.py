@@ -15,10 +15,14 @@ import socket
 import struct
 from collections.abc import Iterator
 
-from ..plan.model import Address, Link, Route, Snapshot
+from ..plan.model import Address, Address6, Link, Route, Snapshot
 from .core import Buffer, NetlinkSocket, iter_attrs, iter_messages
 from .uapi import (
     IFA_ADDRESS,
+    IFA_F_DADFAILED,
+    IFA_F_DEPRECATED,
+    IFA_F_TENTATIVE,
+    IFA_FLAGS,
     IFA_LOCAL,
     IFADDRMSG,
     IFINFOMSG,
@@ -56,6 +60,7 @@ __all__ = [
     "RtnlSocket",
     "Snapshot",
     "parse_addr",
+    "parse_addr6",
     "parse_link",
     "parse_route",
     "snapshot",
@@ -112,6 +117,23 @@ def parse_addr(buf: Buffer, off: int, end: int, names: dict[int, str]) -> Addres
     return Address(index, names.get(index, str(index)), ipaddress.IPv4Interface(f"{ip}/{prefixlen}"))
 
 
+def parse_addr6(buf: Buffer, off: int, end: int, names: dict[int, str]) -> Address6 | None:
+    """The RTM_NEWADDR body in buf[off:end]; None unless an IPv6 address."""
+    family, prefixlen, flags, _scope, index = IFADDRMSG.unpack_from(buf, off)
+    if family != socket.AF_INET6:
+        return None
+    ip = None
+    for kind, aoff, size in iter_attrs(buf, off + IFADDRMSG.size, end):
+        if kind in (IFA_ADDRESS, IFA_LOCAL) and size >= 16 and ip is None:
+            ip = socket.inet_ntop(socket.AF_INET6, bytes(buf[aoff : aoff + 16]))
+        elif kind == IFA_FLAGS:
+            flags = _u32(buf, aoff, size)
+    if ip is None:
+        return None
+    usable = not flags & (IFA_F_TENTATIVE | IFA_F_DEPRECATED | IFA_F_DADFAILED)
+    return Address6(index, names.get(index, str(index)), ipaddress.IPv6Interface(f"{ip}/{prefixlen}"), usable)
+
+
 def parse_route(buf: Buffer, off: int, end: int, names: dict[int, str]) -> Route | None:
     """The RTM_NEWROUTE body in buf[off:end]; None unless an IPv4 unicast route."""
     family, dst_len, _src_len, _tos, table, _proto, scope, rtype, _flags = RTMSG.unpack_from(buf, off)
@@ -154,14 +176,18 @@ class RtnlSocket(NetlinkSocket):
         for m in self._bodies(RTM_GETADDR, IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0), RTM_NEWADDR):
             if a := parse_addr(*m, names):
                 addrs.append(a)
+        addrs6 = []
+        for m in self._bodies(RTM_GETADDR, IFADDRMSG.pack(socket.AF_INET6, 0, 0, 0, 0), RTM_NEWADDR):
+            if a6 := parse_addr6(*m, names):
+                addrs6.append(a6)
         routes = []
         for m in self._bodies(RTM_GETROUTE, RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0), RTM_NEWROUTE):
             if r := parse_route(*m, names):
                 routes.append(r)
-        return Snapshot(tuple(links), tuple(addrs), tuple(routes))
+        return Snapshot(tuple(links), tuple(addrs), tuple(routes), tuple(addrs6))
 
 
 def snapshot() -> Snapshot:
-    """Links, IPv4 addresses and IPv4 unicast routes, read on a fresh socket."""
+    """Links, IPv4 and IPv6 addresses and IPv4 unicast routes, read on a fresh socket."""
     with RtnlSocket() as s:
         return s.snapshot()

@@ -17,6 +17,9 @@ from .core import pack_attr
 from .uapi import (
     IFA_ADDRESS,
     IFA_BROADCAST,
+    IFA_F_NODAD,
+    IFA_F_NOPREFIXROUTE,
+    IFA_FLAGS,
     IFA_LOCAL,
     IFADDRMSG,
     IFF_UP,
@@ -26,8 +29,14 @@ from .uapi import (
     IFLA_INFO_KIND,
     IFLA_LINKINFO,
     IFLA_MASTER,
+    NDA_DST,
+    NDMSG,
     NLM_F_CREATE,
     NLM_F_EXCL,
+    NLM_F_REPLACE,
+    NTF_PROXY,
+    NTF_USE,
+    NUD_PERMANENT,
     RT_SCOPE_LINK,
     RT_SCOPE_NOWHERE,
     RT_SCOPE_UNIVERSE,
@@ -38,9 +47,11 @@ from .uapi import (
     RTA_PRIORITY,
     RTM_DELADDR,
     RTM_DELLINK,
+    RTM_DELNEIGH,
     RTM_DELROUTE,
     RTM_NEWADDR,
     RTM_NEWLINK,
+    RTM_NEWNEIGH,
     RTM_NEWROUTE,
     RTMSG,
     RTN_UNICAST,
@@ -143,3 +154,62 @@ def del_route(
     """RTM_DELROUTE; scope None sends RT_SCOPE_NOWHERE, which matches any
     scope (RT_SCOPE_UNIVERSE, 0, would not)."""
     return RTM_DELROUTE, 0, _rtmsg(index, dst, gateway, metric, RT_SCOPE_NOWHERE if scope is None else scope, 0)
+
+
+# -- IPv6: the AP's address in a relayed prefix, NDP proxy entries, neighbour probes --
+
+def _ifaddrmsg6(index: int, cidr: str, flags: int = 0) -> bytes:
+    iface = ipaddress.IPv6Interface(cidr)
+    body = IFADDRMSG.pack(socket.AF_INET6, iface.network.prefixlen, flags & 0xFF, RT_SCOPE_UNIVERSE, index)
+    body += pack_attr(IFA_LOCAL, iface.ip.packed) + pack_attr(IFA_ADDRESS, iface.ip.packed)
+    if flags:
+        body += pack_attr(IFA_FLAGS, _U32.pack(flags))
+    return body
+
+
+def add_address6(index: int, cidr: str, prefix_route: bool = False) -> Request:
+    """RTM_NEWADDR of an IPv6 ``address/prefix``, without duplicate address
+    detection (usable at once), and without a route for its prefix unless asked."""
+    flags = IFA_F_NODAD | (0 if prefix_route else IFA_F_NOPREFIXROUTE)
+    return RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, _ifaddrmsg6(index, cidr, flags)
+
+
+def _host_route6(index: int, address: str) -> bytes:
+    body = RTMSG.pack(socket.AF_INET6, 128, 0, 0, RT_TABLE_MAIN, RTPROT_BOOT, RT_SCOPE_UNIVERSE, RTN_UNICAST, 0)
+    return (body + pack_attr(RTA_DST, ipaddress.IPv6Address(address).packed)
+            + pack_attr(RTA_OIF, _U32.pack(index)))
+
+
+def add_host_route6(index: int, address: str) -> Request:
+    """RTM_NEWROUTE of ``address``/128 out of ``index`` (a relayed client)."""
+    return RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, _host_route6(index, address)
+
+
+def del_host_route6(index: int, address: str) -> Request:
+    return RTM_DELROUTE, 0, _host_route6(index, address)
+
+
+def del_address6(index: int, cidr: str) -> Request:
+    return RTM_DELADDR, 0, _ifaddrmsg6(index, cidr)
+
+
+def _ndmsg(index: int, address: str, state: int, flags: int) -> bytes:
+    return (NDMSG.pack(socket.AF_INET6, index, state, flags, 0)
+            + pack_attr(NDA_DST, ipaddress.IPv6Address(address).packed))
+
+
+def add_proxy(index: int, address: str) -> Request:
+    """RTM_NEWNEIGH with NTF_PROXY: the kernel answers neighbour
+    solicitations for ``address`` on ``index`` (with proxy_ndp on there)."""
+    return RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, _ndmsg(index, address, NUD_PERMANENT, NTF_PROXY)
+
+
+def del_proxy(index: int, address: str) -> Request:
+    return RTM_DELNEIGH, 0, _ndmsg(index, address, 0, NTF_PROXY)
+
+
+def resolve_neighbour(index: int, address: str) -> Request:
+    """RTM_NEWNEIGH with NTF_USE: start neighbour discovery for ``address``
+    on ``index`` now (the kernel sends the solicitation; an answer shows up
+    as an RTM_NEWNEIGH event)."""
+    return RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, _ndmsg(index, address, 0, NTF_USE)

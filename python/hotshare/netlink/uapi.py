@@ -35,6 +35,7 @@ NLM_F_ROOT = 0x100
 NLM_F_MATCH = 0x200
 NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH
 # modifiers to NEW requests
+NLM_F_REPLACE = 0x100
 NLM_F_EXCL = 0x200
 NLM_F_CREATE = 0x400
 
@@ -72,6 +73,8 @@ RTM_GETROUTE = 26
 RTMGRP_LINK = 0x1
 RTMGRP_IPV4_IFADDR = 0x10
 RTMGRP_IPV4_ROUTE = 0x40
+RTMGRP_NEIGH = 0x4
+RTMGRP_IPV6_IFADDR = 0x100
 
 # enum rtattr_type_t
 RTA_DST = 1
@@ -100,6 +103,12 @@ IFA_ADDRESS = 1
 IFA_LOCAL = 2
 IFA_LABEL = 3
 IFA_BROADCAST = 4
+IFA_FLAGS = 8            # u32, the full flags (ifa_flags holds only the low 8 bits)
+IFA_F_NODAD = 0x02
+IFA_F_DADFAILED = 0x08
+IFA_F_DEPRECATED = 0x20
+IFA_F_TENTATIVE = 0x40
+IFA_F_NOPREFIXROUTE = 0x200
 
 # struct ifaddrmsg: ifa_family, ifa_prefixlen, ifa_flags, ifa_scope, ifa_index
 IFADDRMSG = struct.Struct("=BBBBi")
@@ -186,7 +195,10 @@ IPS_DST_NAT = 1 << 5
 
 # --- linux/neighbour.h -------------------------------------------------------
 RTM_NEWNEIGH = 28
+RTM_DELNEIGH = 29
 RTM_GETNEIGH = 30
+NTF_USE = 0x01           # start resolving the neighbour now
+NTF_PROXY = 0x08         # a proxy (NDP) entry
 NDMSG = struct.Struct("=BxxxiHBB")     # struct ndmsg: family, ifindex, state, flags, type
 NDA_DST = 1
 NDA_LLADDR = 2

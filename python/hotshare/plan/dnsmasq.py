@@ -21,7 +21,9 @@ def dnsmasq_conf(plan: Plan) -> str:
         # hotspot, or the board's own resolver on 127.0.0.1:53, would then
         # find the port taken
         "except-interface=lo",
-        "bind-interfaces",
+        # with IPv6, bind-dynamic: the AP's IPv6 addresses come and go with the relayed
+        # prefix (and its link-local one is tentative at start); still only this interface
+        "bind-dynamic" if plan.cfg.ipv6 != "off" else "bind-interfaces",
         # An hour, not create_ap's 12 h: a client that takes every address
         # (random MACs) blocks the pool for an hour at most, across restarts too.
         f"dhcp-range={start},{end},{gw.netmask},{LEASE_TIME}",
@@ -64,6 +66,7 @@ def dnsmasq_conf(plan: Plan) -> str:
     if 0 < plan.uplink_mtu < 1500:
         # create_ap's option 26: clients send no packet larger than the 4G link carries
         lines.append(f"dhcp-option=option:mtu,{plan.uplink_mtu}")
+    lines += _router_advertisements(plan)
     # Log to stderr, which hotshare reads into its own log (stderr or syslog):
     # its "started" line is how hotshare knows the sockets are bound.
     lines.append("log-facility=-")
@@ -71,3 +74,25 @@ def dnsmasq_conf(plan: Plan) -> str:
     # (a burst of joins on a slow board)
     lines.append("log-async")
     return "\n".join(lines) + "\n"
+
+
+def _router_advertisements(plan: Plan) -> list[str]:
+    """IPv6 (plan/ipv6.py): router advertisements built from the AP's
+    address in the relayed prefix ("constructor"), SLAAC only. While the AP
+    has no such address, nothing is advertised (no IPv6 uplink: clients must
+    not wait on a path that does not exist); when it goes (the uplink changed),
+    dnsmasq advertises the old prefix once more with lifetime 0, so clients
+    drop it at once. dnsmasq puts itself (the AP) in the RDNSS option."""
+    cfg = plan.cfg
+    if cfg.ipv6 == "off" or cfg.share_method != "nat":
+        return []
+    mtu = f"mtu:{plan.uplink_mtu}," if 0 < plan.uplink_mtu < 1500 else ""
+    # A relayed prefix is advertised off-link (no L bit): the rest of the uplink's /64
+    # (its router's global address, a LAN's hosts) lies beyond the board, so the
+    # clients send everything to it; client to client it forwards (ISOLATE_CLIENTS=0)
+    # or drops. NAT66's ULA prefix is the AP's own: on-link.
+    off_link = ",off-link" if cfg.ipv6 == "auto" else ""
+    return ["enable-ra",
+            f"dhcp-range=::,constructor:{cfg.wifi_iface},ra-only{off_link},64,{LEASE_TIME}",
+            # an advertisement every 60 s at most (dnsmasq's own backoff), router lifetime 30 min
+            f"ra-param={cfg.wifi_iface},{mtu}60,1800"]

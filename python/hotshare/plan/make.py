@@ -16,6 +16,7 @@ from . import ops
 from .dnsmasq import dnsmasq_conf
 from .facts import Facts
 from .hostapd import hostapd_conf, mac_list
+from .ipv6 import ipv6_mode, ipv6_sysctls
 from .network import (
     ACCT_SYSCTL,
     bridge_name,
@@ -84,8 +85,10 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
         upstream_dns=static, table=table_name(cfg.wifi_iface),
         dns_servers=tuple(dict.fromkeys(servers)) if follows else (), dns_follows=follows,
         dns_from_links=from_links, uplink_mtu=snap.mtu_of(best),
-        sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1"}
+        sysctls=({**forwarding_sysctls(cfg.wifi_iface, present), ACCT_SYSCTL: "1",
+                  **(ipv6_sysctls(cfg.wifi_iface, present) if cfg.ipv6 != "off" else {})}
                  if cfg.share_method == "nat" else {}),
+        ipv6=ipv6_mode(cfg, snap, best),
         bridge_plan=bridge, same_card=card, channel=channel, chanlist=chanlist,
     )
 

@@ -35,6 +35,16 @@ class Address:
 
 
 @dataclass(frozen=True)
+class Address6:
+    """An IPv6 address; ``usable``: neither tentative (DAD running) nor deprecated."""
+
+    index: int
+    ifname: str
+    interface: ipaddress.IPv6Interface
+    usable: bool = True
+
+
+@dataclass(frozen=True)
 class Route:
     dst: ipaddress.IPv4Network
     oif: int
@@ -56,6 +66,7 @@ class Snapshot:
     links: tuple[Link, ...]
     addresses: tuple[Address, ...]
     routes: tuple[Route, ...]
+    addresses6: tuple[Address6, ...] = ()
 
     def link(self, name: str) -> Link | None:
         return next((lk for lk in self.links if lk.name == name), None)
@@ -67,6 +78,11 @@ class Snapshot:
 
     def addresses_of(self, name: str) -> list[ipaddress.IPv4Interface]:
         return [a.interface for a in self.addresses if a.ifname == name]
+
+    def global6_of(self, name: str) -> list[ipaddress.IPv6Interface]:
+        """The usable global (or ULA) IPv6 addresses of a link: not link-local."""
+        return [a.interface for a in self.addresses6
+                if a.ifname == name and a.usable and not a.interface.ip.is_link_local]
 
     def mtu_of(self, name: str | None) -> int:
         """The link's MTU; 0 when the link (or its MTU) is unknown."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..coexist.analysis import Action
 from ..config import HotspotConfig
+from .ipv6 import Ipv6Mode
 from .ops import LinkOp
 from .paths import Paths
 from .samecard import SameCard
@@ -72,6 +73,7 @@ class Plan:
     same_card: SameCard | None = None   # the AP shares its radio with a station uplink
     channel: int = 0                    # hostapd's channel=; 0 with a chanlist: its ACS picks one
     chanlist: tuple[int, ...] = ()      # ACS: the allowed channels without DFS or no-IR
+    ipv6: Ipv6Mode = field(default_factory=lambda: Ipv6Mode("off", "not planned"))  # at start; followed later
     # What make_plan adds once the decisions above are made:
     link_ops: tuple[LinkOp, ...] = ()   # the AP interface (or bridge) configured, in order
     orig_mac: str = ""                  # NEW_MACADDR: the MAC to give back on stop
@@ -112,7 +114,7 @@ class Plan:
                        if self.bridge_plan else None),
             "same_card": self.same_card.to_dict() if self.same_card else None,
             "channel": self.channel or ("acs" if self.chanlist else None), "chanlist": list(self.chanlist),
-            "sysctls": dict(self.sysctls),
+            "sysctls": dict(self.sysctls), "ipv6": self.ipv6.text(),
             "link_ops": [op.to_dict() for op in self.link_ops],
             "files": [{"path": f.path, "mode": oct(f.mode), "text": f.shown or f.text} for f in self.files],
             "children": [{"name": c.name, "argv": list(c.argv), "ready_marker": c.ready_marker}

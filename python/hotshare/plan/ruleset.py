@@ -10,6 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from string import Template
 
+from .ipv6 import ula_prefix
 from .plan import Plan
 
 # A software flowtable: established connections between these devices skip
@@ -24,6 +25,27 @@ FLOWTABLE = Template("""
 """)
 OFFLOAD = Template("""\t\tiifname "$ap" oifname @uplinks ip saddr $subnet meta l4proto { tcp, udp } \
 ct state established flow add @fastpath
+""")
+
+
+# IPv6 forwarding (IPV6=auto|nat66): out from the clients; in, only replies and
+# what RFC 4890 section 4.3.1 says must never be dropped: destination
+# unreachable, packet too big (path MTU discovery: IPv6 routers never
+# fragment), time exceeded (code 0), parameter problem (codes 1 and 2), echo.
+# Replies to the AP from the uplinks, client to client: dropped below.
+FORWARD6 = Template("""\t\tiifname "$ap" oifname @uplinks ip6 saddr != { fe80::/10, ::/128 } accept
+\t\ticmpv6 type packet-too-big iifname @uplinks oifname "$ap" accept
+\t\ticmpv6 type { destination-unreachable, echo-request, echo-reply } iifname @uplinks oifname "$ap" accept
+\t\ticmpv6 type time-exceeded icmpv6 code 0 iifname @uplinks oifname "$ap" accept
+\t\ticmpv6 type parameter-problem icmpv6 code { 1, 2 } iifname @uplinks oifname "$ap" accept
+\t\tiifname @uplinks oifname "$ap" meta nfproto ipv6 ct state established,related accept
+""")
+
+
+# A relayed prefix is advertised off-link: clients reach each other through the
+# board, which passes that unless ISOLATE_CLIENTS (then the forward chain's
+# `iifname "$ap" drop` holds, as hostapd's ap_isolate does on the radio).
+CLIENT_TO_CLIENT6 = Template("""\t\tiifname "$ap" oifname "$ap" meta nfproto ipv6 accept
 """)
 
 
@@ -64,7 +86,13 @@ def nft_ruleset(plan: Plan, uplinks: tuple[str, ...] | None = None, fastpath: tu
               "uplink_elements": f"\t\telements = {{ {_names(uplinks)} }}\n" if uplinks else "",
               "flowtable": FLOWTABLE.substitute(devices=_names(fastpath)) if fastpath else "",
               "offload": OFFLOAD.substitute(ap=ap, subnet=net) if fastpath else "",
-              "client_services": _services(plan), "max_conns": plan.cfg.max_client_connections,
+              "client_services": _services(plan),
+              "forward6": (FORWARD6.substitute(ap=ap) + (CLIENT_TO_CLIENT6.substitute(ap=ap)
+                                                          if not plan.cfg.isolate_clients else "")
+                           if plan.cfg.ipv6 != "off" else ""),
+              "nat66": (f"\t\toifname @uplinks ip6 saddr {ula_prefix(ap)} masquerade  # IPV6=nat66\n"
+                        if plan.cfg.ipv6 == "nat66" else ""),
+              "max_conns": plan.cfg.max_client_connections,
               "private_uplink": (f'\t\tiifname "{ap}" oifname @uplinks ip daddr {PRIVATE} drop\n'
                                  if plan.cfg.block_private_uplink else "")}
     return _template().substitute(values)

@@ -23,6 +23,7 @@ from ..config import HotspotConfig
 from ..errors import StartError
 from ..netlink import rtnl
 from ..plan import ruleset
+from ..plan.ipv6 import ipv6_mode, ipv6_sysctls
 from ..plan.model import IFF_UP, Snapshot
 from ..plan.network import collisions, current_uplinks, forwarding_sysctls
 from ..plan.ops import AddrAdd, VirtAdd
@@ -39,6 +40,7 @@ from .health_watch import HealthWatch
 from .journal import Journal
 from .metering import ACCT_SYSCTL, QUOTA_INTERVAL, Metering
 from .quota import Quotas, command
+from .relay6 import Relay6
 from .samecard import StationFollower
 from .supervisor import Supervisor
 from .undo import undo
@@ -71,6 +73,8 @@ class Hotspot(Supervisor):
         self.station = (StationFollower(plan, card, self.hostapd_request, lambda: self.hold_child("hostapd"),
                                         lambda: self.resume_child("hostapd"))
                         if card and card.follows and plan.wireless else None)
+        self.relay6 = (Relay6(self.journal, cfg, self._set_sysctl, self._follow_ipv6, self.call_at)
+                       if cfg.ipv6 != "off" and cfg.share_method == "nat" else None)
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
         # HEALTH_CHECK: an uplink that is up but whose data is dead counts as gone
@@ -116,6 +120,7 @@ class Hotspot(Supervisor):
         j.extra["wireless"] = str(plan.wireless)
         if plan.same_card:                      # `hotshare down STATION` finds us
             j.extra["station"] = plan.same_card.station
+        j.extra["ipv6"] = plan.ipv6.text()
         if plan.ruleset:
             j.extra["uplink"] = self.best_uplink or ""
         j.pidfile = self.cfg.daemon_pidfile
@@ -153,6 +158,8 @@ class Hotspot(Supervisor):
             self.firewall.apply_planned(plan.firewall, plan.firewall_notes)
             self._start_metering()
 
+        if self.relay6:
+            self._follow_ipv6()
         if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
             self._start_child(self.specs["dnsmasq"])
 
@@ -270,6 +277,8 @@ class Hotspot(Supervisor):
         old = sysctl.read(name)
         if old is None or old == value:
             return
+        if name.endswith("/accept_ra") and old != "1":
+            return      # 0 (an admin's choice) or 2 already: left as it is (plan.ipv6.ipv6_sysctls)
         self.journal.sysctls.setdefault(name, old)
         self.journal.save()
         sysctl.write(name, value)
@@ -288,6 +297,8 @@ class Hotspot(Supervisor):
             self.health.open(self.uplinks)
         if self.station:                        # one radio, two roles: follow the station's channel
             self.station.open(self.sel)
+        if self.relay6:
+            self.relay6.open(self.sel)
 
     # -- following the network ----------------------------------------------
 
@@ -319,7 +330,7 @@ class Hotspot(Supervisor):
         try:
             self._configure_link()
             for name, value in self.plan.sysctls.items():
-                if name.startswith(f"net/ipv4/conf/{self.cfg.wifi_iface}/"):
+                if name.startswith((f"net/ipv4/conf/{self.cfg.wifi_iface}/", f"net/ipv6/conf/{self.cfg.wifi_iface}/")):
                     self._set_sysctl(name, value)
         except (netcfg.NetcfgError, StartError, OSError) as e:
             log.error("cannot restore %s: %s", self.cfg.wifi_iface, e)
@@ -361,8 +372,11 @@ class Hotspot(Supervisor):
         if self.health:
             self.health.track(uplinks)      # and which of them is in use
             steer.apply(self.journal, steer.wanted(snap, best, current_uplinks(self.cfg, snap)[1]))
-        for name, value in forwarding_sysctls(self.cfg.wifi_iface, uplinks).items():
-            if snap.link(name.split("/")[3]) is not None:
+        wanted = forwarding_sysctls(self.cfg.wifi_iface, uplinks)
+        if self.cfg.ipv6 != "off":
+            wanted.update(ipv6_sysctls(self.cfg.wifi_iface, uplinks))
+        for name, value in wanted.items():
+            if name.split("/")[3] in ("all", "default") or snap.link(name.split("/")[3]) is not None:
                 self._set_sysctl(name, value)
         self._forget_gone_addresses(snap)
         if best != self.best_uplink:
@@ -377,6 +391,13 @@ class Hotspot(Supervisor):
         self._remember_uplink_addresses(snap)
         dnsmasq = self.children.get("dnsmasq")
         self.dns.follow(best, dnsmasq.pid if dnsmasq and dnsmasq.running else 0)
+        if self.relay6:
+            self.relay6.follow(ipv6_mode(self.cfg, snap, best))
+
+    def _follow_ipv6(self) -> None:
+        """The IPv6 addresses changed (the uplink's prefix came, went or changed)."""
+        if self.relay6:
+            self.relay6.follow(ipv6_mode(self.cfg, rtnl.snapshot(), self.best_uplink))
 
     def _forget_gone_addresses(self, snap: Snapshot) -> None:
         """A redial gives the uplink a new address (or the link goes with
@@ -416,6 +437,8 @@ class Hotspot(Supervisor):
             self.metering = None
         self._stop_children()
         self.bus.close()
+        if self.relay6:
+            self.relay6.close()
         problems = undo(self.journal, self.paths.child_marker)
         for problem in problems:
             log.error("cleanup: %s", problem)

@@ -38,6 +38,8 @@ class Journal:
     moved_addresses: list[str] = field(default_factory=list)  # the uplink's, moved to the bridge
     moved_routes: list[dict[str, object]] = field(default_factory=list)
     steer_routes: list[dict[str, object]] = field(default_factory=list)  # off a dead uplink (service.steer)
+    addresses6: list[str] = field(default_factory=list)     # IPv6 CIDRs added to iface (a relayed prefix)
+    proxies: list[list[str]] = field(default_factory=list)  # [uplink, IPv6 address]: NDP proxy entries
     link_was_down: bool = False
     orig_mac: str = ""
     virt: str = ""                                           # the virtual AP interface we made (iface itself)
@@ -84,7 +86,8 @@ class Journal:
                 os.close(fd)
 
 
-_SYSCTL = re.compile(r"^net/ipv4/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/forwarding$")
+_SYSCTL = re.compile(r"^net/ipv4/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/forwarding$"
+                     r"|^net/ipv6/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/(forwarding|accept_ra|proxy_ndp)$")
 
 
 def check(j: Journal, iface: str) -> None:
@@ -102,6 +105,11 @@ def check(j: Journal, iface: str) -> None:
     need(j.uplink == "" or IFNAME_RE.match(j.uplink), "a bad uplink name")
     for cidr in [*j.addresses, *j.moved_addresses]:
         ipaddress.IPv4Interface(cidr)
+    for cidr in j.addresses6:
+        ipaddress.IPv6Interface(cidr)
+    for entry in j.proxies:
+        need(isinstance(entry, list) and len(entry) == 2 and IFNAME_RE.match(str(entry[0])), "a bad proxy entry")
+        ipaddress.IPv6Address(str(entry[1]))
     for r in j.moved_routes:
         ipaddress.IPv4Network(str(r["dst"]))
         need(isinstance(r.get("metric", 0), int), "a bad route metric")

@@ -16,6 +16,7 @@ from ..system import links as netcfg
 from ..system import managers as guard
 from ..system.host import cmdline_has
 from .journal import Journal
+from .relay6 import forget_client
 
 log = logging.getLogger("hotshare")
 
@@ -68,6 +69,9 @@ def undo(j: Journal, marker: str) -> list[str]:
             problems.append(str(e))
     ops: list[netcfg.Op] = [{"op": "addr_del", "ifname": j.iface, "address": a, "missing_ok": True}
                             for a in j.addresses]
+    ops += [{"op": "addr6_del", "ifname": j.iface, "address": a, "missing_ok": True} for a in j.addresses6]
+    for up, a in j.proxies:     # a relayed client: its proxy entry on the uplink, its /128 route
+        ops += forget_client(j.iface, up, a)
     if j.orig_mac:
         ops.append({"op": "set_mac", "ifname": j.iface, "mac": j.orig_mac, "missing_ok": True})
     if j.link_was_down:
@@ -90,6 +94,7 @@ def undo(j: Journal, marker: str) -> list[str]:
         except OSError as e:
             if not isinstance(e, FileNotFoundError):  # the interface is gone: nothing to restore
                 problems.append(f"sysctl {name}: {e.strerror}")
+    j.addresses6, j.proxies = [], []
     guard.give_back(j.iface, j.released)
     j.released = []
     if j.pidfile:

@@ -92,6 +92,20 @@ def _message(op: Op) -> Request | None:
         return change.del_link(index)
     if kind in ("route_add", "route_del"):
         return _route(op, index, adding=kind == "route_add")
+    if kind == "addr6_add":
+        return change.add_address6(index, op["address"], bool(op.get("prefix_route")))
+    if kind == "addr6_del":
+        return change.del_address6(index, op["address"])
+    if kind == "proxy_add":
+        return change.add_proxy(index, op["address"])
+    if kind == "proxy_del":
+        return change.del_proxy(index, op["address"])
+    if kind == "route6_add":
+        return change.add_host_route6(index, op["address"])
+    if kind == "route6_del":
+        return change.del_host_route6(index, op["address"])
+    if kind == "neigh_resolve":
+        return change.resolve_neighbour(index, op["address"])
     raise NetcfgError(f"unknown operation {kind}")
 
 
