@@ -26,6 +26,16 @@ from lab.mailbox import READY, Mailbox, write_json
 from lab.phone import Phone
 from lab.radios import Vwifi
 
+# vwifi's virtio-mode stop_ap (../shared/vwifi/src as of 2026-12-01) still
+# returns before the full stop lab-fixes.patch gave the local mode (it unlocks
+# twice; beacon timer, ap_list and the station table are left): the board
+# guest dies when hostapd stops (`hotshare down`, seen every time) and hangs
+# when a killed hostapd is restarted.  Until that is fixed the board never
+# stops its AP and the tests that must are skipped; HOTSHARE_PAIR_STOP_AP=1
+# runs them (with a vwifi that stops virtio APs).
+VWIFI_STOPS_AP = os.environ.get("HOTSHARE_PAIR_STOP_AP") == "1"
+AP_STOP_BROKEN = ("vwifi's virtio stop_ap kills the board guest (hostapd stopped or restarted): "
+                  "HOTSHARE_PAIR_STOP_AP=1 with a vwifi that stops virtio APs")
 IDLE_TIMEOUT = 900.0  # no request for this long: the board guest is gone
 NAME = "phone"
 

@@ -29,6 +29,7 @@ if str(REPO / "tests") not in sys.path:
 
 from lab.hotspot import HotshareCLI, HotspotConfig, HotspotManager  # noqa: E402
 from lab.mailbox import Mailbox, RemotePhone  # noqa: E402
+from lab.pairphone import VWIFI_STOPS_AP  # noqa: E402
 from lab.radios import Radio, Vwifi  # noqa: E402
 from lab.syslog import SyslogCollector  # noqa: E402
 from lab.topology import PPP0, Internet  # noqa: E402
@@ -100,7 +101,8 @@ def hotspots(radio: Radio, internet: Internet, logdir: Path) -> Iterator[Hotspot
     cli = HotshareCLI(argv, dict(os.environ), logdir / "hotshare-cli.log", Path("/run/hotshare-lab/files"))
     manager = HotspotManager(cli, radio.iface, internet.uplink, HotspotConfig(dns_servers=[internet.dns_server]))
     yield manager
-    manager.down()
+    if VWIFI_STOPS_AP:
+        manager.down()
 
 
 @pytest.fixture(scope="session")
