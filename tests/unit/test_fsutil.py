@@ -70,3 +70,16 @@ def test_a_dead_childs_most_telling_line_is_reported() -> None:
         c.last_lines.append(line)
     assert why_it_died(c) == "Interface initialization failed"
     assert why_it_died(Child("dnsmasq", ["dnsmasq"])) == "no output"
+
+
+def test_the_monitor_interface_a_fullmac_radio_lacks_is_not_the_cause() -> None:
+    """hostapd on a FullMAC radio (vwifi in the lab, brcmfmac) fails to create
+    mon.IFACE at every start and goes on: a SIGKILL later is not its fault."""
+    from hotshare.service.children import Child, telling_line, why_it_died
+
+    c = Child("hostapd", ["hostapd"])
+    for line in ["Failed to create interface mon.vw0: -95 (Operation not supported)",
+                 "vw0: interface state UNINITIALIZED->ENABLED", "vw0: AP-ENABLED"]:
+        c.last_lines.append(line)
+    assert telling_line(c) == ""
+    assert why_it_died(c) == "vw0: AP-ENABLED"

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import ipaddress
 
+import pytest
+
 from hotshare.config import from_mapping
+from hotshare.errors import ConfigError
 from hotshare.plan.dnsmasq import dnsmasq_conf
 from hotshare.plan.facts import Facts
 from hotshare.plan.hostapd import hostapd_conf
@@ -50,6 +53,14 @@ def test_hostapd_options() -> None:
     assert (c["ignore_broadcast_ssid"], c["ap_isolate"], c["country_code"]) == ("1", "1", "CN")
     assert (c["hw_mode"], c["channel"], c["ieee80211n"], c["ieee80211ac"]) == ("a", "149", "1", "1")
     assert c["vht_capab"] == "[SHORT-GI-80]"
+
+
+def test_hostapd_wmm_on_unless_no_wmm_and_never_without_it_for_11n() -> None:
+    assert conf(hostapd_conf(plan()))["wmm_enabled"] == "1"
+    assert conf(hostapd_conf(plan(NO_WMM="1")))["wmm_enabled"] == "0"
+    with pytest.raises(ConfigError) as err:
+        plan(NO_WMM="1", IEEE80211N="1")
+    assert err.value.key == "NO_WMM" and "802.11n/ac need WMM" in str(err.value)
 
 
 def test_hostapd_raw_psk_and_masking() -> None:

@@ -41,6 +41,8 @@ def add_up_options(p: argparse.ArgumentParser) -> None:
     a("--ieee80211ac", dest="IEEE80211AC", action="store_const", const="1", help="enable 802.11ac (5 GHz)")
     a("--ht_capab", dest="HT_CAPAB", metavar="CAPS", help="802.11n capabilities (default [HT40+])")
     a("--vht_capab", dest="VHT_CAPAB", metavar="CAPS", help="802.11ac capabilities")
+    a("--no-wmm", dest="NO_WMM", action="store_const", const="1",
+      help="no WMM (QoS) on the AP, for a driver that mishandles it (not with 802.11n/ac)")
     a("--country", dest="COUNTRY", metavar="CC", help="regulatory country code, e.g. CN")
     a("--freq-band", dest="FREQ_BAND", metavar="2.4|5", help="frequency band (default 2.4)")
     a("--driver", dest="DRIVER", metavar="DRIVER", help="hostapd driver (nl80211)")

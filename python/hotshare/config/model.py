@@ -50,6 +50,7 @@ class HotspotConfig:
     ieee80211ac: bool = False
     ht_capab: str = "[HT40+]"
     vht_capab: str = ""
+    wmm: bool = True                       # hostapd's wmm_enabled (NO_WMM=1: a driver that mishandles it)
     driver: str = "nl80211"
     new_macaddr: str = ""
     daemonize: bool = False

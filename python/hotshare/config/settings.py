@@ -154,6 +154,11 @@ def from_mapping(raw: Mapping[str, str],
     if ieee80211ac and band != "5":
         raise ConfigError("IEEE80211AC", "802.11ac needs the 5 GHz band", "set FREQ_BAND=5 or IEEE80211AC=0")
 
+    ieee80211n = boolean("IEEE80211N", get("IEEE80211N"))
+    no_wmm = boolean("NO_WMM", get("NO_WMM"))
+    if no_wmm and (ieee80211n or ieee80211ac):
+        raise ConfigError("NO_WMM", "802.11n/ac need WMM", "set NO_WMM=0, or IEEE80211N=0 and IEEE80211AC=0")
+
     driver = choice("DRIVER", get("DRIVER", "nl80211") or "nl80211", ("nl80211",))
     new_mac = mac("NEW_MACADDR", get("NEW_MACADDR")) if get("NEW_MACADDR") else ""
 
@@ -190,7 +195,7 @@ def from_mapping(raw: Mapping[str, str],
         no_dnsmasq=no_dnsmasq, hidden=boolean("HIDDEN", get("HIDDEN")),
         isolate_clients=boolean("ISOLATE_CLIENTS", get("ISOLATE_CLIENTS")),
         mac_filter=mac_filter, mac_accept=mac_accept, mac_deny=mac_deny, share_method=share,
-        ieee80211n=boolean("IEEE80211N", get("IEEE80211N")), ieee80211ac=ieee80211ac,
+        ieee80211n=ieee80211n, ieee80211ac=ieee80211ac, wmm=not no_wmm,
         ht_capab=ht, vht_capab=vht, driver=driver, new_macaddr=new_mac,
         daemonize=boolean("DAEMONIZE", get("DAEMONIZE")), firewall=firewall_mode("FIREWALL", get("FIREWALL")),
         client_services=services("CLIENT_SERVICES", get("CLIENT_SERVICES")),

@@ -25,7 +25,7 @@ def hostapd_conf(plan: Plan, mask_secret: bool = False) -> str:
         f"hw_mode={'a' if five else 'g'}",
         f"channel={plan.channel if plan.channel or not plan.chanlist else 'acs_survey'}",
         "beacon_int=100",
-        "wmm_enabled=1",
+        f"wmm_enabled={1 if cfg.wmm else 0}",
         f"ignore_broadcast_ssid={1 if cfg.hidden else 0}",
         f"ap_isolate={1 if cfg.isolate_clients else 0}",
     ]

@@ -119,6 +119,14 @@ class Child:
 
 
 _TELLING = re.compile(r"(?i)could not|failed|invalid|not supported|unknown|error|refused|in use|no such|cannot")
+# Lines that read like a problem and are not one: hostapd asks for a monitor
+# interface first and, on a FullMAC radio (driver-side SME: brcmfmac, the
+# Realtek vendor drivers, vwifi) that has none, goes on without it.
+_ROUTINE = re.compile(r"Failed to create interface mon\.\S+: -95 ")
+
+
+def _tells(line: str) -> bool:
+    return bool(_TELLING.search(line)) and not _ROUTINE.search(line)
 
 
 def exit_text(status: int) -> str:
@@ -134,12 +142,12 @@ def exit_text(status: int) -> str:
 def telling_line(child: Child) -> str:
     """The last line of the child's output that names a problem, if any
     (its last line as such is usually an ordinary one: a lease, a beacon)."""
-    return next((ln for ln in reversed(child.last_lines) if _TELLING.search(ln)), "")
+    return next((ln for ln in reversed(child.last_lines) if _tells(ln)), "")
 
 
 def why_it_died(child: Child) -> str:
     """The line of a child's last words that says most: hostapd ends with
     generic 'deinit' lines after the one naming the real problem."""
     lines = list(child.last_lines)
-    telling = [ln for ln in lines if _TELLING.search(ln)]
+    telling = [ln for ln in lines if _tells(ln)]
     return (telling or lines or ["no output"])[-1]

@@ -1,0 +1,237 @@
+"""Booting lab guests: virtme-ng (TCG) on a Debian kernel over the host's root.
+
+Shared by tests/qemu/run-lab (one guest) and tests/qemu/run-pair (a board and
+a phone guest joined by their vwifi virtio radios).  A guest runs one shell
+script (written by :func:`write_guest_script`); its console goes to the
+terminal and to a log file; :class:`Guest` kills it at a deadline.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parents[2]
+EXIT_UNAVAILABLE = 4
+EXIT_TIMEOUT = 124
+
+
+class LabUnavailable(Exception):
+    """The lab cannot run here (no QEMU, virtme-ng, kernel...); the message says why."""
+
+
+def version_key(version: str) -> list[tuple[int, object]]:
+    return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-+~]", version)]
+
+
+def has_module(version: str, name: str) -> bool:
+    return bool(glob.glob(f"/lib/modules/{version}/**/{name}.ko*", recursive=True))
+
+
+def find_kernel(required_module: str) -> Path:
+    """HOTSHARE_LAB_KERNEL, else the newest /boot/vmlinuz-* with ``required_module``."""
+    env = os.environ.get("HOTSHARE_LAB_KERNEL")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise LabUnavailable(f"HOTSHARE_LAB_KERNEL={env}: no such kernel image")
+        return path
+    candidates = []
+    for image in glob.glob("/boot/vmlinuz-*"):
+        version = image[len("/boot/vmlinuz-") :]
+        if has_module(version, required_module):
+            candidates.append((version_key(version), Path(image)))
+    if not candidates:
+        raise LabUnavailable(
+            f"no kernel: no /boot/vmlinuz-* with {required_module}.ko under /lib/modules (set HOTSHARE_LAB_KERNEL)"
+        )
+    kernel = max(candidates)[1]
+    if not os.access(kernel, os.R_OK):
+        raise LabUnavailable(f"kernel image {kernel} is not readable (run as root)")
+    return kernel
+
+
+def find_vng() -> Path:
+    if not shutil.which("qemu-system-x86_64"):
+        raise LabUnavailable("qemu-system-x86_64 not found (apt-get install qemu-system-x86)")
+    for candidate in (REPO / ".venv/bin/vng", Path(sys.executable).parent / "vng"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("vng")
+    if not found:
+        raise LabUnavailable("virtme-ng (vng) not found: pip install virtme-ng into the project venv (.venv)")
+    return Path(found)
+
+
+def guest_python() -> str:
+    venv = REPO / ".venv/bin/python"
+    return str(venv) if venv.exists() else (shutil.which("python3") or "python3")
+
+
+def lab_timeout(default: float) -> float:
+    try:
+        return float(os.environ.get("HOTSHARE_LAB_TIMEOUT", str(default)))
+    except ValueError:
+        raise LabUnavailable("HOTSHARE_LAB_TIMEOUT must be a number of seconds") from None
+
+
+def python_dirs(python: str) -> list[str]:
+    """The guest Python's stdlib and environment: mounted with 9p cache=loose in the guest."""
+    code = "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_paths()['stdlib'])"
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    dirs: list[str] = []
+    for line in proc.stdout.split():
+        path = os.path.realpath(line)
+        if os.path.isdir(path) and path != "/" and not any(path.startswith(d + "/") or d == path for d in dirs):
+            dirs.append(path)
+    return dirs
+
+
+# A second 9p export of the host's root, mounted with cache=loose in the
+# guest over the Python installation: virtme-ng mounts its root without a
+# cache, and each of the hundreds of stat()/open() of a Python start-up is
+# then a round trip to the host (seconds per process under TCG).
+FAST_TAG = "hotshare.fastroot"
+FAST_QEMU_OPTS = (
+    "-fsdev local,id=hotsharefast,path=/,security_model=none,readonly=on,multidevs=remap "
+    f"-device virtio-9p-pci,fsdev=hotsharefast,mount_tag={FAST_TAG}"
+)
+
+
+def write_guest_script(path: Path, env_extra: Mapping[str, str], command: Sequence[str]) -> None:
+    """``path``: the guest's /bin/sh script: lab environment, the fast Python
+    mount, then ``exec command "$@"`` in the repository."""
+    python = guest_python()
+    env = {
+        "HOTSHARE_LAB_GUEST": "1",
+        "HOTSHARE_LAB_WORKDIR": "/run/hotshare-lab",
+        "HOTSHARE_RUNDIR": "/run/hotshare-lab/hotshare/run",
+        "HOTSHARE_STATEDIR": "/run/hotshare-lab/hotshare/state",
+        "PYTHONPATH": f"{REPO / 'python'}:{REPO / 'tests'}",
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        **env_extra,
+    }
+    for var in ("HOTSHARE_LAB_CMD", "HOTSHARE_LAB_DEBUG"):
+        if os.environ.get(var):
+            env[var] = os.environ[var]
+    fast = "/run/hotshare-lab/fastroot"
+    lines = ["#!/bin/sh", "# generated by tests/qemu/labvm.py"]
+    lines += [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
+    # python/ and tests/ are overlays with a tmpfs upper in the guest: bytecode
+    # gets cached there, the host's tree stays untouched.
+    lines += ["unset PYTHONDONTWRITEBYTECODE"]
+    lines += [
+        "mkdir -p /run/hotshare-lab/hotshare/run /run/hotshare-lab/hotshare/state " + fast,
+        f"if mount -t 9p -o trans=virtio,version=9p2000.L,cache=loose,msize=512000,ro {FAST_TAG} {fast} 2>/dev/null",
+        "then",
+        "  :",
+        *(f"  mount --bind {fast}{shlex.quote(d)} {shlex.quote(d)}" for d in python_dirs(python)),
+        "fi",
+        f"cd {shlex.quote(str(REPO))}",
+        "echo \"lab guest up ($(uname -r), $(nproc) cpus) after $(cut -d' ' -f1 /proc/uptime)s\"",
+        "exec " + shlex.join(command) + ' "$@"',
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o755)
+
+
+def vng_command(
+    kernel: Path,
+    rwdir: Path,
+    script: Path,
+    argv: Sequence[str] = (),
+    *,
+    memory: str,
+    cpus: str,
+    qemu_opts: str = "",
+    append: Sequence[str] = (),
+    name: str | None = None,
+) -> list[str]:
+    cmd = [
+        str(find_vng()), "--run", str(kernel),
+        "--memory", memory, "--cpus", cpus,
+        "--rwdir", str(rwdir),
+        "--overlay-rwdir", str(REPO / "python"),
+        "--overlay-rwdir", str(REPO / "tests"),
+        f"--qemu-opts={FAST_QEMU_OPTS} {qemu_opts}".strip(),
+        "--cwd", str(REPO),
+        "--exec", shlex.join(["/bin/sh", str(script), *argv]),
+    ]  # fmt: skip
+    for option in append:
+        cmd += ["--append", option]
+    if name:
+        cmd += ["--name", name]
+    if os.environ.get("HOTSHARE_LAB_KVM") != "1":
+        cmd.insert(3, "--disable-kvm")
+    return cmd
+
+
+def accelerator(cmd: Sequence[str]) -> str:
+    return "TCG" if "--disable-kvm" in cmd else "KVM"
+
+
+class Guest:
+    """One running vng guest: console copied to the terminal (``prefix`` on
+    each line) and to ``console``; killed with its process group."""
+
+    def __init__(self, cmd: Sequence[str], console: Path, prefix: str = "") -> None:
+        env = dict(os.environ)
+        # vng runs virtme-run from PATH: the venv's bin first.
+        env["PATH"] = f"{Path(cmd[0]).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+        # QEMU reopens /proc/self/fd/1: when that is a file, its writes and ours
+        # would clobber each other.  Give it a pipe and copy (also to console).
+        self.proc = subprocess.Popen(
+            list(cmd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        assert self.proc.stdout is not None
+        self.console = console
+        self._copier = threading.Thread(target=self._copy, args=(self.proc.stdout, prefix.encode()), daemon=True)
+        self._copier.start()
+
+    def _copy(self, stream: IO[bytes], prefix: bytes) -> None:
+        with open(self.console, "wb") as log:
+            for line in iter(stream.readline, b""):
+                sys.stdout.buffer.write(prefix + line)
+                sys.stdout.buffer.flush()
+                log.write(line)
+                log.flush()
+
+    def wait(self, timeout: float | None) -> int:
+        """Exit status; raises subprocess.TimeoutExpired (the guest still runs)."""
+        rc = self.proc.wait(timeout)
+        self._copier.join(10)
+        return rc
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def kill(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+if __name__ == "__main__":
+    # `python3 tests/qemu/labvm.py MODULE`: the release of the kernel the lab would boot (support/setup)
+    try:
+        print(find_kernel(sys.argv[1]).name.removeprefix("vmlinuz-"))
+    except LabUnavailable as exc:
+        print(f"labvm: {exc}", file=sys.stderr)
+        sys.exit(EXIT_UNAVAILABLE)
