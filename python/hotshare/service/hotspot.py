@@ -3,18 +3,18 @@
 The supervision loop (signals, children, hostapd's events) is in
 ``supervisor.py``; this adds what the hotspot does on rtnetlink events for
 links, addresses and routes: follow the AP interface and the uplinks, keep
-other programs' addresses off the AP, flush NAT to an uplink that went.
-Keeping the remedies in other firewalls in force (at start, when the uplinks
-change, when another firewall changes) is ``firewall_watch.py``'s.
+other programs' addresses off the AP, flush NAT to an uplink that went
+(the addresses and the flush are ``uplink_addresses.py``'s). Keeping the
+remedies in other firewalls in force (at start, when the uplinks change, when
+another firewall changes) is ``firewall_watch.py``'s; usage, quotas and the
+clients' events are ``client_tracking.py``'s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import logging
 import os
-import re
 import selectors
 import time
 from typing import Callable
@@ -33,26 +33,23 @@ from ..system import firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
 from . import steer
+from .client_tracking import ClientTracking
 from .dnsfollow import DnsFollower
 from .eventbus import EventBus, events_path, message
 from .firewall_watch import FirewallWatch
 from .health_watch import HealthWatch
 from .journal import Journal
-from .metering import ACCT_SYSCTL, QUOTA_INTERVAL, Metering
-from .quota import Quotas, command
 from .relay6 import Relay6
 from .samecard import StationFollower
 from .supervisor import Supervisor
 from .undo import undo
-from .usage import usage_path
+from .uplink_addresses import UplinkAddresses
 
 log = logging.getLogger("hotshare")
 
 # hostapd can take several seconds to bring a slow radio up (and much longer
 # under emulation): generous, since a start that fails is undone anyway.
 READY_TIMEOUT = 60.0
-# dnsmasq's "DHCPACK(lan0) 192.168.12.57 6a:02:71:2d:90:f6 phone"
-DHCPACK = re.compile(r"DHCPACK\([^)]*\) ([0-9.]+) ([0-9a-f:]{17})(?: (\S+))?")
 
 
 class Hotspot(Supervisor):
@@ -65,7 +62,7 @@ class Hotspot(Supervisor):
         self.rtnl: rtnl.RtnlSocket | None = None
         self.best_uplink = plan.best_uplink
         self.uplinks = plan.uplinks
-        self.uplink_addr: dict[str, str] = {}
+        self.uplink_addresses = UplinkAddresses(plan.subnet)
         self.dns = DnsFollower(plan)
         self.fastpath: bool | None = None       # None: not tried yet
         self.fastpath_devices: tuple[str, ...] = ()
@@ -80,11 +77,10 @@ class Hotspot(Supervisor):
         # HEALTH_CHECK: an uplink that is up but whose data is dead counts as gone
         self.health = None
         if cfg.health.enabled and cfg.share_method == "nat":
-            self.health = HealthWatch(cfg.health, self.sel, self.call_at, self.cancel, lambda: self.uplink_addr,
-                                      self._on_health, lambda: self.best_uplink)
-        self.metering: Metering | None = None
-        self.quotas: Quotas | None = None
+            self.health = HealthWatch(cfg.health, self.sel, self.call_at, self.cancel,
+                                      lambda: self.uplink_addresses.known, self._on_health, lambda: self.best_uplink)
         self.bus = EventBus(events_path(self.paths.rundir, cfg.wifi_iface), cfg.wifi_iface, self.sel)
+        self.clients = ClientTracking(cfg, plan, self.bus, self.sel, self._set_sysctl, self.call_at, self.cancel)
 
     # -- start ---------------------------------------------------------------
 
@@ -156,7 +152,7 @@ class Hotspot(Supervisor):
             self._load_ruleset(self.uplinks)
             firewalls.remove_leftovers(self.cfg.wifi_iface)  # rules a crash left before it journaled them
             self.firewall.apply_planned(plan.firewall, plan.firewall_notes)
-            self._start_metering()
+            self.clients.start_metering()
 
         if self.relay6:
             self._follow_ipv6()
@@ -171,41 +167,12 @@ class Hotspot(Supervisor):
             self.journal.save()
             netcfg.run(made)
 
-    def _start_metering(self) -> None:
-        """Per-client totals from conntrack (NAT only: a bridge's clients
-        are not tracked by the board)."""
-        if sysctl.read(ACCT_SYSCTL) is None:
-            log.warning("no conntrack in this kernel: no usage totals")
-            return
-        self._set_sysctl(ACCT_SYSCTL, "1")   # journaled: restored on stop
-        self.metering = Metering(usage_path(self.paths.statedir, self.cfg.wifi_iface), self.plan.subnet,
-                                 self.plan.gateway.ip, self.cfg.wifi_iface, self.paths.leases,
-                                 self.cfg.billing_day, self.call_at, self.cancel)
-        self.quotas = Quotas(self.cfg, self.plan.table, self.metering.ledger, self.bus.emit, self.call_at, self.cancel)
-        if self.quotas.configured:
-            self.metering.interval = QUOTA_INTERVAL
-            self.metering.on_added = self.quotas.check
-        self.bus.on_command = lambda cmd: command(cmd, self.metering, self.quotas)
-        self.metering.open(self.sel)
-        self.quotas.check(force=True)
-
     def _station_event(self, event: str) -> None:
-        words = event.split()
-        if len(words) < 2 or words[0] not in ("AP-STA-CONNECTED", "AP-STA-DISCONNECTED"):
-            return
-        mac = words[1].lower()
-        joined = words[0] == "AP-STA-CONNECTED"
-        if self.metering and joined:
-            self.metering.ledger.new_session(mac)
-        self.bus.emit("client_joined" if joined else "client_left", mac=mac)
+        self.clients.station_event(event)
 
     def _child_lines(self, name: str, lines: list[str]) -> None:
-        if name != "dnsmasq":
-            return
-        for line in lines:
-            m = DHCPACK.search(line)
-            if m:
-                self.bus.emit("dhcp_lease", ip=m[1], mac=m[2], hostname=m[3] or "")
+        if name == "dnsmasq":
+            self.clients.dnsmasq_lines(lines)
 
     def _replan_remedies(self) -> None:
         """The uplinks changed: the remedies for the new set, from the ruleset as it is now."""
@@ -290,7 +257,7 @@ class Hotspot(Supervisor):
         groups = rtnl.RTMGRP_LINK | rtnl.RTMGRP_IPV4_IFADDR | rtnl.RTMGRP_IPV4_ROUTE
         self.rtnl = rtnl.RtnlSocket(groups)
         self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
-        self._remember_uplink_addresses(rtnl.snapshot())
+        self.uplink_addresses.remember(self.uplinks, rtnl.snapshot())
         if self.plan.ruleset:                   # NAT: follow the other firewalls
             self.firewall.open(self.sel)
         if self.health:
@@ -337,12 +304,6 @@ class Hotspot(Supervisor):
         for child in self.children.values():
             child.restart_at = time.monotonic()
 
-    def _remember_uplink_addresses(self, snap: Snapshot) -> None:
-        for name in self.uplinks:
-            addrs = snap.addresses_of(name)
-            if addrs:
-                self.uplink_addr[name] = str(addrs[0].ip)
-
     def _on_health(self, failover: bool) -> None:
         """A probe round ended (status shows it); if an uplink's data died or
         came back, the failover follows, as for a link that went or came."""
@@ -363,8 +324,7 @@ class Hotspot(Supervisor):
             self.uplinks = uplinks
             try:
                 self._load_ruleset(uplinks, snap)
-                if self.quotas:
-                    self.quotas.check(force=True)  # the new table's sets start empty
+                self.clients.table_reloaded()
                 self._replan_remedies()
             except (nft.NftError, OSError, RuntimeError) as e:
                 log.error("cannot update the ruleset: %s", e)
@@ -378,7 +338,7 @@ class Hotspot(Supervisor):
         for name, value in wanted.items():
             if name.split("/")[3] in ("all", "default") or snap.link(name.split("/")[3]) is not None:
                 self._set_sysctl(name, value)
-        self._forget_gone_addresses(snap)
+        self.uplink_addresses.forget_gone(snap)
         if best != self.best_uplink:
             old = self.best_uplink
             self.best_uplink = best
@@ -386,9 +346,9 @@ class Hotspot(Supervisor):
             self.journal.save()
             log.info("uplink changed: %s -> %s", old or "none", best or "none")
             self.bus.emit("uplink_changed", old=old or "", new=best or "")
-            if old and old in self.uplink_addr:
-                self._flush_nat(self.uplink_addr[old])
-        self._remember_uplink_addresses(snap)
+            if old:
+                self.uplink_addresses.left(old)
+        self.uplink_addresses.remember(self.uplinks, snap)
         dnsmasq = self.children.get("dnsmasq")
         self.dns.follow(best, dnsmasq.pid if dnsmasq and dnsmasq.running else 0)
         if self.relay6:
@@ -399,30 +359,6 @@ class Hotspot(Supervisor):
         if self.relay6:
             self.relay6.follow(ipv6_mode(self.cfg, rtnl.snapshot(), self.best_uplink))
 
-    def _forget_gone_addresses(self, snap: Snapshot) -> None:
-        """A redial gives the uplink a new address (or the link goes with
-        it): connections masqueraded to the old address can never get a
-        reply; they are flushed so clients' retries go out with the new one
-        (masquerade picks the address at each new connection)."""
-        for name, old in list(self.uplink_addr.items()):
-            if old not in (str(a.ip) for a in snap.addresses_of(name)):
-                log.info("%s lost its address %s", name, old)
-                del self.uplink_addr[name]
-                self._flush_nat(old)
-
-    def _flush_nat(self, nat_address: str) -> None:
-        """Connections masqueraded to the old uplink's address cannot
-        survive it; delete them so clients' retries open new ones at once."""
-        try:
-            from ..netlink import ctnetlink as conntrack
-            n = conntrack.flush_nat_via(self.plan.subnet, nat_address)
-            log.info("flushed %d connection(s) that left through %s", n, nat_address)
-        except (ImportError, AttributeError):
-            log.debug("conntrack flush not available")
-        except OSError as e:
-            if e.errno != errno.ENOENT:
-                log.warning("cannot flush stale connections: %s", e)
-
     # -- stop ----------------------------------------------------------------
 
     def stop(self) -> None:
@@ -432,9 +368,7 @@ class Hotspot(Supervisor):
         log.info("hotspot on %s stopped; everything it changed is restored", self.cfg.wifi_iface)
 
     def _teardown(self) -> None:
-        if self.metering:
-            self.metering.close(self.sel)   # before the sysctl and the table go
-            self.metering = None
+        self.clients.close()                # before the sysctl and the table go
         self._stop_children()
         self.bus.close()
         if self.relay6:
@@ -461,6 +395,3 @@ class Hotspot(Supervisor):
         if self.rtnl:
             self.rtnl.close()
             self.rtnl = None
-
-
-
