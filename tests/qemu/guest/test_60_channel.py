@@ -8,7 +8,8 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,18 @@ PASSPHRASE = "auto;chan,pass:1"
 
 def _iw_reg() -> str:
     return subprocess.run(["iw", "reg", "get"], capture_output=True, text=True, check=False).stdout
+
+
+@pytest.fixture(autouse=True)
+def _world_domain_after() -> Iterator[None]:
+    """hostapd's country_code=DE stays the kernel's regulatory domain after
+    hostapd stops; later tests (the doctor's) expect the world domain."""
+    yield
+    subprocess.run(["iw", "reg", "set", "00"], check=False)
+    for _ in range(50):
+        if "country 00" in _iw_reg():
+            return
+        time.sleep(0.1)
 
 
 def _flags(phy_info: str, channel: int) -> str:
