@@ -1,7 +1,7 @@
 """Every option of create_ap 0.4.6's usage text is implemented or refused by
 name; the options ported here reach hostapd and dnsmasq as create_ap's do.
 (The daemon's pid and log files, -e and --redirect-to-localhost with the
-real dnsmasq: tests/netns/test_create_ap_options.py.)"""
+real dnsmasq: tests/netns/test_create_ap_options_live.py.)"""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def test_corrupted_event_streams(acct: ModuleType, seed: int, ops: list[tuple[An
 
 
 def test_recorded_kernel_events(acct: ModuleType) -> None:
-    """Destroy events a real kernel sent (tests/netns/test_usage.py records
+    """Destroy events a real kernel sent (tests/netns/test_usage_live.py records
     them: the phone in 192.168.12.0/24 behind the board): both paths
     agree and find that station's traffic."""
     if not RECORDED_EVENTS.exists():

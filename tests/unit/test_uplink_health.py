@@ -1,7 +1,7 @@
 """The uplink health state machine (service/uplink_health.py) and its keys
 (config/health.py): down and up counts, reliability, passive evidence, idle.
 The probes and conntrack events themselves are tested in
-tests/netns/test_uplink_health.py."""
+tests/netns/test_uplink_health_live.py."""
 
 from __future__ import annotations
 

@@ -300,7 +300,7 @@ def create_ap_name() -> str:
     """BR2_PACKAGE_HOTSHARE_CREATE_AP_NAME (tests/board/hotshare_pkg.py installs it as hotshare.mk
     does): a board application's `create_ap --daemon wlan0 ppp0 SSID PASS` from BusyBox's sh,
     stopped by name with BusyBox's killall (Debian's BusyBox has no pkill; pkill -f is in
-    tests/netns/test_create_ap_options.py), leaves nothing."""
+    tests/netns/test_create_ap_options_live.py), leaves nothing."""
     link = Path("/usr/bin/create_ap")
     assert link.is_symlink() and os.readlink(link) == "hotshare", "no /usr/bin/create_ap -> hotshare"
     secret = PASSFILE.read_text().strip()
