@@ -1,6 +1,6 @@
 """hotshare qr: the WIFI: text escaped per the scheme, drawn by the real
 qrencode, read back by a real decoder (zbarimg), the passphrase never in
-an argument. (From the running hotspot: tests/qemu/guest/test_60_channel.py.)"""
+an argument. (From the running hotspot: tests/qemu/guest/test_regulatory_channel.py.)"""
 
 from __future__ import annotations
 

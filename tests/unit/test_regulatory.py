@@ -1,6 +1,6 @@
 """CHANNEL=auto and COUNTRY against the real wireless-regdb regulatory.db
 (what the kernel loads) and an `iw phy info` channel list. (With a real
-radio and hostapd: tests/qemu/guest/test_60_channel.py.)"""
+radio and hostapd: tests/qemu/guest/test_regulatory_channel.py.)"""
 
 from __future__ import annotations
 

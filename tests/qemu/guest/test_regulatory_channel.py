@@ -1,6 +1,10 @@
 """CHANNEL=auto and COUNTRY with a real hostapd on mac80211_hwsim radios;
 `hotshare qr` of the running hotspot, decoded; --hostapd-debug's output in
-the log without the passphrase."""
+the log without the passphrase.
+
+Named to run after the doctor's radio tests: a COUNTRY hint can leave the
+kernel's regulatory domain changed for what follows (on vwifi an
+intersection, "country 98", that `iw reg set 00` does not undo)."""
 
 from __future__ import annotations
 
