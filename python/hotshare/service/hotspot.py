@@ -47,11 +47,6 @@ from .uplink_addresses import UplinkAddresses
 
 log = logging.getLogger("hotshare")
 
-# hostapd can take several seconds to bring a slow radio up (and much longer
-# under emulation): generous, since a start that fails is undone anyway.
-READY_TIMEOUT = 60.0
-
-
 class Hotspot(Supervisor):
     """One hotspot: its plan applied, followed as the network changes, undone."""
 
