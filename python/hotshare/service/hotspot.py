@@ -33,6 +33,7 @@ from ..system import firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
 from . import steer
+from .channel_scan import scan_and_choose
 from .client_tracking import ClientTracking
 from .dnsfollow import DnsFollower
 from .eventbus import EventBus, events_path, message
@@ -121,6 +122,9 @@ class Hotspot(Supervisor):
             j.extra["uplink"] = self.best_uplink or ""
         j.pidfile = self.cfg.daemon_pidfile
         j.save()
+        if plan.scan_first:                     # CHANNEL=auto: the radio up, its scan, the channel
+            self._release_managers()
+            self.plan = plan = scan_and_choose(plan, j)
         if j.pidfile:   # create_ap's --pidfile: a new file renamed over the path, never through a link
             fsutil.atomic_write(j.pidfile, f"{os.getpid()}\n", 0o644)
         for f in plan.files:
@@ -130,7 +134,7 @@ class Hotspot(Supervisor):
         link = rtnl.snapshot().link(self.cfg.wifi_iface)
         if link is None:
             raise StartError(f"interface {self.cfg.wifi_iface} has gone")
-        j.link_was_down = not (link.flags & IFF_UP)  # restored on stop
+        j.link_was_down = j.link_was_down or not (link.flags & IFF_UP)  # restored on stop
         j.save()
         self._setup_loop()
         # hostapd takes longest to come up and needs no address: start it
@@ -201,11 +205,14 @@ class Hotspot(Supervisor):
         nft.load(self.plan.ruleset_fallback if same else ruleset.nft_ruleset(self.plan, uplinks))
         self.fastpath_devices = ()
 
+    def _release_managers(self) -> None:
+        if not self.journal.released:
+            self.journal.released = guard.release(self.cfg.wifi_iface)
+            self.journal.save()
+
     def _configure_link(self) -> None:
         j, iface, plan = self.journal, self.cfg.wifi_iface, self.plan
-        if not j.released:
-            j.released = guard.release(iface)
-            j.save()
+        self._release_managers()
         if plan.orig_mac:
             j.orig_mac = plan.orig_mac
         br = plan.bridge_plan

@@ -1,4 +1,5 @@
-"""CHANNEL=auto and COUNTRY with a real hostapd on mac80211_hwsim radios;
+"""CHANNEL=auto and COUNTRY with a real hostapd on mac80211_hwsim radios
+(among neighbours' networks on other radios: a channel without them);
 `hotshare qr` of the running hotspot, decoded; --hostapd-debug's output in
 the log without the passphrase.
 
@@ -19,8 +20,9 @@ from pathlib import Path
 import pytest
 
 from lab.hotspot import HotshareCLI, Hotspot, HotspotManager, leftovers, read_sysctls, sysctl_names
+from lab.neighbours import NeighbourAPs
 from lab.phone import Phone
-from lab.radios import Radio
+from lab.radios import Hwsim, Radio, RadioBackend
 from lab.syslog import SyslogCollector
 
 PASSPHRASE = "auto;chan,pass:1"
@@ -74,6 +76,36 @@ def test_auto_comes_up_on_an_allowed_channel_and_a_phone_joins(
     assert PASSPHRASE not in log and "auto;chan" not in log
 
 
+@pytest.mark.parametrize(("networks", "at_most"), [({1: 1, 6: 1}, 0), ({1: 1, 6: 1, 11: 3}, 1)],
+                         ids=["1-and-6-busy", "11-crowded"])
+def test_auto_takes_the_channel_the_neighbours_leave_free_and_a_phone_joins(
+        hotshare: Callable[..., Hotspot], radio_backend: RadioBackend, radios: list[Radio], ap_radio: Radio,
+        phone1: Phone, workdir: Path, logdir: Path, networks: dict[int, int], at_most: int) -> None:
+    """Neighbours' networks on channels 1 and 6 (and three on 11): the radio
+    scans once it is up, and the hotspot starts on a channel none of them
+    overlaps (2.4 GHz channels less than 4 apart do), else the one the
+    fewest do, never a no-IR or radar channel; a phone joins it."""
+    if not isinstance(radio_backend, Hwsim):
+        pytest.skip("neighbours' APs need mac80211_hwsim radios (vwifi's scan is not this lab's)")
+    neighbours = NeighbourAPs(radios[5:8], workdir, logdir).start(networks)
+    try:
+        ap = hotshare(passphrase=PASSPHRASE, extra=["-c", "auto"])
+        channel = int(ap.status()["ap"]["channel"])
+        info = subprocess.run(["iw", "phy", ap_radio.phy, "info"], capture_output=True, text=True,
+                              check=True).stdout
+        flags = _flags(info, channel)
+        overlapped = sum(n for busy, n in networks.items() if abs(busy - channel) < 4)
+        (logdir / f"channel-auto-neighbours-{len(networks)}.txt").write_text(
+            f"neighbours {networks}: channel {channel} {flags}, overlapped by {overlapped}\n")
+        assert overlapped <= at_most, f"channel {channel} overlaps {overlapped} of the neighbours {networks}"
+        assert "no IR" not in flags and "radar" not in flags and "disabled" not in flags
+        assert phone1.connect(ap.ssid, PASSPHRASE, security="wpa2", timeout=90)["wpa_state"] == "COMPLETED"
+        phone1.dhcp()
+        phone1.disconnect()
+    finally:
+        neighbours.stop()
+
+
 @pytest.mark.skipif(not shutil.which("zbarimg"), reason="zbarimg missing (run support/setup)")
 def test_qr_of_the_running_hotspot_decodes_to_its_network(
         hotshare: Callable[..., Hotspot], hotshare_cli: HotshareCLI, ap_radio: Radio, workdir: Path) -> None:
@@ -88,13 +120,18 @@ def test_qr_of_the_running_hotspot_decodes_to_its_network(
     assert term.returncode == 0 and "█" in term.stdout
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["-c", "13"], "CHANNEL: 13 (2.4 GHz) is not allowed for an access point by COUNTRY=US"),
+    (["-c", "9", "--ieee80211n"], "CHANNEL: 9 (2.4 GHz) with HT_CAPAB=[HT40+]: its HT40+ secondary channel 13 "
+                                  "is not allowed for an access point (COUNTRY=US)"),
+], ids=["20mhz", "ht40-secondary"])
 def test_a_channel_the_country_forbids_is_one_line_and_changes_nothing(
-        hotspots: HotspotManager, hotshare_cli: HotshareCLI, ap_radio: Radio) -> None:
+        hotspots: HotspotManager, hotshare_cli: HotshareCLI, ap_radio: Radio, args: list[str], message: str) -> None:
     reg, baseline = _iw_reg(), read_sysctls(sysctl_names(ap_radio.iface, hotspots.uplink))
-    proc = hotshare_cli.run("up", "--daemon", "-c", "13", "--country", "US", ap_radio.iface, hotspots.uplink,
+    proc = hotshare_cli.run("up", "--daemon", *args, "--country", "US", ap_radio.iface, hotspots.uplink,
                             "lab-us", "lab-passphrase-1")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1
-    assert proc.stderr.startswith("hotshare: CHANNEL: 13 (2.4 GHz) is not allowed for an access point by COUNTRY=US")
+    assert proc.stderr.startswith(f"hotshare: {message}")
     assert leftovers(ap_radio.iface, hotspots.uplink, baseline, hotshare_cli.argv_prefix) == []
     assert _iw_reg() == reg                        # the regulatory domain was not touched either
