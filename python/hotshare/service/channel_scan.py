@@ -17,6 +17,7 @@ from ..plan.model import IFF_UP
 from ..plan.plan import Plan
 from ..plan.regulatory import Scan
 from ..system import links as netcfg
+from ..system import managers as guard
 from ..system import wifi
 from .journal import Journal
 
@@ -30,6 +31,9 @@ def scan_and_choose(plan: Plan, j: Journal) -> Plan:
     link = rtnl.snapshot().link(iface)
     if link is None:
         raise StartError(f"interface {iface} has gone")
+    if not j.released:          # NetworkManager and dhcpcd let go first, as before any change
+        j.released = guard.release(j.iface)
+        j.save()
     if not link.flags & IFF_UP and iface == j.iface:
         j.link_was_down = True
         j.save()

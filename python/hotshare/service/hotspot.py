@@ -123,7 +123,6 @@ class Hotspot(Supervisor):
         j.pidfile = self.cfg.daemon_pidfile
         j.save()
         if plan.scan_first:                     # CHANNEL=auto: the radio up, its scan, the channel
-            self._release_managers()
             self.plan = plan = scan_and_choose(plan, j)
         if j.pidfile:   # create_ap's --pidfile: a new file renamed over the path, never through a link
             fsutil.atomic_write(j.pidfile, f"{os.getpid()}\n", 0o644)
@@ -205,14 +204,11 @@ class Hotspot(Supervisor):
         nft.load(self.plan.ruleset_fallback if same else ruleset.nft_ruleset(self.plan, uplinks))
         self.fastpath_devices = ()
 
-    def _release_managers(self) -> None:
-        if not self.journal.released:
-            self.journal.released = guard.release(self.cfg.wifi_iface)
-            self.journal.save()
-
     def _configure_link(self) -> None:
         j, iface, plan = self.journal, self.cfg.wifi_iface, self.plan
-        self._release_managers()
+        if not j.released:
+            j.released = guard.release(iface)
+            j.save()
         if plan.orig_mac:
             j.orig_mac = plan.orig_mac
         br = plan.bridge_plan

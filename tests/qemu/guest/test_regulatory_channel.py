@@ -10,8 +10,10 @@ intersection, "country 98", that `iw reg set 00` does not undo)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +24,7 @@ import pytest
 from lab.hotspot import HotshareCLI, Hotspot, HotspotManager, leftovers, read_sysctls, sysctl_names
 from lab.neighbours import NeighbourAPs
 from lab.phone import Phone
+from lab.proc import processes, wait_until
 from lab.radios import Hwsim, Radio, RadioBackend
 from lab.syslog import SyslogCollector
 
@@ -104,6 +107,47 @@ def test_auto_takes_the_channel_the_neighbours_leave_free_and_a_phone_joins(
         phone1.disconnect()
     finally:
         neighbours.stop()
+
+
+def _is_up(iface: str) -> bool:
+    return bool(int(Path(f"/sys/class/net/{iface}/flags").read_text(), 16) & 1)
+
+
+def _hostapd_runs() -> bool:
+    return any(os.path.basename(argv[0]) == "hostapd" for _pid, argv in processes())
+
+
+def test_the_link_auto_brings_up_to_scan_is_down_again_after_stop_and_after_a_crash(
+        hotspots: HotspotManager, hotshare: Callable[..., Hotspot], hotshare_cli: HotshareCLI,
+        ap_radio: Radio) -> None:
+    """CHANNEL=auto scans with the AP interface up: on one that was down (the
+    board at boot) that is a change like the others, undone on stop, and
+    after a SIGKILL in the middle of the scan by `down` (the journal)."""
+    iface = ap_radio.iface
+    subprocess.run(["ip", "link", "set", iface, "down"], check=True)
+    hotshare(passphrase=PASSPHRASE, extra=["-c", "auto"])
+    assert _is_up(iface)
+    hotspots.down()
+    assert not _is_up(iface), "stop left the interface up"
+
+    baseline = read_sysctls(sysctl_names(iface, hotspots.uplink))
+    pidfile = Path(os.environ["HOTSHARE_RUNDIR"]) / f"{iface}.pid"
+    argv = [*hotshare_cli.argv_prefix, "up", "--daemon", "-c", "auto", iface, hotspots.uplink, "lab-crash",
+            PASSPHRASE]
+    starting = subprocess.Popen(argv, env=hotshare_cli.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _is_up(iface) and pidfile.exists(), 120.0, interval=0.01, what=f"{iface} up to scan")
+        scanning = not _hostapd_runs()
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    finally:
+        starting.wait(120)
+    assert scanning, "hostapd ran already: the kill missed the scan (the test proves nothing)"
+    assert _is_up(iface), "the crash should have left the interface up (or the test proves nothing)"
+    down = hotshare_cli.down(iface)
+    assert down.returncode == 0, down.stderr
+    assert not _is_up(iface), "the crash's interface up was not undone"
+    assert leftovers(iface, hotspots.uplink, baseline, hotshare_cli.argv_prefix) == []
 
 
 @pytest.mark.skipif(not shutil.which("zbarimg"), reason="zbarimg missing (run support/setup)")
