@@ -57,6 +57,7 @@ def test_defconfig_enables_the_package(configured: tuple[Path, str]) -> None:
         "BR2_PACKAGE_HOTSHARE=y",
         "BR2_PACKAGE_HOSTAPD_DRIVER_NL80211=y",
         "BR2_PACKAGE_HOSTAPD_WPA3=y",
+        "BR2_PACKAGE_HOSTAPD_ACS=y",  # CHANNEL=auto: hostapd's ACS (the default with nl80211)
         "BR2_PACKAGE_NFTABLES=y",
         "BR2_PACKAGE_NFTABLES_JSON=y",
         "BR2_PACKAGE_JANSSON=y",

@@ -33,11 +33,25 @@ def test_the_running_hostapd_conf_gives_the_network() -> None:
     conf = f"interface=wlan0\nssid2={SSID.encode().hex()}\nignore_broadcast_ssid=1\nwpa_passphrase={PASSPHRASE}\n"
     assert from_hostapd_conf(conf) == Network(SSID, PASSPHRASE, hidden=True)
     assert from_hostapd_conf("interface=eth0\n") is None
+    assert from_hostapd_conf(conf + "wpa_key_mgmt=SAE\n") == Network(SSID, PASSPHRASE, hidden=True, sae_only=True)
+    assert from_hostapd_conf(conf + "wpa_key_mgmt=WPA-PSK SAE\n") == Network(SSID, PASSPHRASE, hidden=True)
 
 
-def _conf(tmp_path: Path, hidden: str = "0") -> Path:
+@needs_tools
+@pytest.mark.parametrize(("wpa", "kind"), [("3", "SAE"), ("2+3", "WPA"), ("2", "WPA")])
+def test_wpa3_only_is_t_sae_and_transition_mode_stays_t_wpa(tmp_path: Path, wpa: str, kind: str) -> None:
+    """Android's generator and ZXing: T:SAE for WPA3-Personal only; a
+    transition-mode AP (WPA2+WPA3) is T:WPA, which every phone joins."""
+    os.chmod(tmp_path, 0o700)
+    png = tmp_path / "label.png"
+    assert main(["qr", "--config", str(_conf(tmp_path, wpa=wpa)), "--png", str(png)]) == 0
+    assert _decode(png) == EXPECTED.replace("T:WPA;", f"T:{kind};")
+
+
+def _conf(tmp_path: Path, hidden: str = "0", wpa: str = "2") -> Path:
     conf = tmp_path / "hotshare.conf"
-    conf.write_text(f"WIFI_IFACE=wlan0\nSSID='{SSID}'\nPASSPHRASE='{PASSPHRASE}'\nHIDDEN={hidden}\n")
+    conf.write_text(f"WIFI_IFACE=wlan0\nSSID='{SSID}'\nPASSPHRASE='{PASSPHRASE}'\nHIDDEN={hidden}\n"
+                    f"WPA_VERSION={wpa}\n")
     return conf
 
 

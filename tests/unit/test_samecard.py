@@ -12,6 +12,7 @@ from hotshare.config import ConfigError, from_mapping
 from hotshare.plan.facts import Facts, RadioFacts
 from hotshare.plan.hostapd import hostapd_conf
 from hotshare.plan.make import make_plan
+from hotshare.plan.regulatory import Radio, parse_channels
 from hotshare.plan.samecard import ap_station_channels, channel_of, parse_combinations, retuned, virtual_mac
 from lab.snapshots import snap
 
@@ -69,6 +70,18 @@ def test_same_interface_twice_makes_a_virtual_ap_on_the_stations_channel() -> No
     assert "interface=ap0\n" in hostapd_conf(p) and "channel=6\n" in hostapd_conf(p)
     assert p.uplinks == ("wlan0",)
     assert p.to_dict()["same_card"]["follows_station"] is True
+
+
+def test_channel_auto_on_a_one_channel_radio_is_the_stations_channel() -> None:
+    """CHANNEL=auto does not override the one channel the radio has: the AP
+    goes where the station is, with no scan of its own."""
+    raw = {"WIFI_IFACE": "wlan0", "INTERNET_IFACE": "wlan0", "SSID": "s", "PASSPHRASE": "12345678",
+           "CHANNEL": "auto"}
+    s = snap({"wlan0": ["10.77.0.20/24"]}, [("0.0.0.0/0", "wlan0", 0)], links=("lo", "wlan0"))
+    p = make_plan(from_mapping(raw), Facts(snapshot=s, wireless=True, card=radio(freq=2462),
+                                           radio=Radio(parse_channels(HWSIM_INFO), hostapd_acs=True)))
+    assert p.channel == 11 and p.chanlist == () and not p.scan_first
+    assert "channel=11\n" in hostapd_conf(p)
 
 
 def test_virt_name_and_no_virt() -> None:

@@ -22,7 +22,7 @@ def network_of(iface: str | None, config: str | None) -> Network:
     if config and not iface:
         cfg = from_mapping(read_conf_file(config))
         require_ap_settings(cfg)
-        return Network(cfg.ssid, cfg.passphrase, cfg.hidden)
+        return Network(cfg.ssid, cfg.passphrase, cfg.hidden, sae_only=cfg.wpa_version == "3")
     name = resolve_iface(iface, config)
     if not name or running_pid(name) is None:
         raise UsageError("no hotspot runs here: name its interface, or give --config FILE")

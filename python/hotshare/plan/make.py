@@ -29,7 +29,7 @@ from .network import (
 )
 from .paths import Paths
 from .plan import BridgePlan, ChildSpec, GeneratedFile, Plan
-from .regulatory import choose_channel
+from .regulatory import Scan, choose_channel
 from .ruleset import nft_ruleset
 from .samecard import same_card
 from .uplink_dns import Server, resolv_file_text
@@ -90,6 +90,7 @@ def decide(cfg: HotspotConfig, facts: Facts) -> Plan:
                  if cfg.share_method == "nat" else {}),
         ipv6=ipv6_mode(cfg, snap, best),
         bridge_plan=bridge, same_card=card, channel=channel, chanlist=chanlist,
+        radio=facts.radio if facts.wireless else None,
     )
 
 
@@ -120,6 +121,18 @@ def _consequences(plan: Plan, facts: Facts) -> Plan:
     if refusals:
         raise StartError(refusals[0])
     return dataclasses.replace(plan, firewall=tuple(actions), firewall_notes=tuple(notes(analysis, cfg.firewall)))
+
+
+def with_scan(plan: Plan, scan: Scan) -> Plan:
+    """CHANNEL=auto once the radio has scanned (plan.scan_first): the channel
+    chosen from what it saw, and hostapd.conf naming it."""
+    assert plan.radio is not None
+    radio = dataclasses.replace(plan.radio, scanned=scan)
+    channel, chanlist = choose_channel(plan.cfg, radio)
+    plan = dataclasses.replace(plan, radio=radio, channel=channel, chanlist=chanlist)
+    files = tuple(dataclasses.replace(f, text=hostapd_conf(plan), shown=hostapd_conf(plan, mask_secret=True))
+                  if f.path == plan.paths.hostapd_conf else f for f in plan.files)
+    return dataclasses.replace(plan, files=files)
 
 
 def link_ops(plan: Plan) -> tuple[ops.LinkOp, ...]:

@@ -17,6 +17,7 @@ from ..config import HotspotConfig
 from .ipv6 import Ipv6Mode
 from .ops import LinkOp
 from .paths import Paths
+from .regulatory import Radio
 from .samecard import SameCard
 from .uplink_dns import Server
 
@@ -73,6 +74,7 @@ class Plan:
     same_card: SameCard | None = None   # the AP shares its radio with a station uplink
     channel: int = 0                    # hostapd's channel=; 0 with a chanlist: its ACS picks one
     chanlist: tuple[int, ...] = ()      # ACS: the allowed channels without DFS or no-IR
+    radio: Radio | None = None          # the AP radio's channels (plan.regulatory); None: not read
     ipv6: Ipv6Mode = field(default_factory=lambda: Ipv6Mode("off", "not planned"))  # at start; followed later
     # What make_plan adds once the decisions above are made:
     link_ops: tuple[LinkOp, ...] = ()   # the AP interface (or bridge) configured, in order
@@ -88,6 +90,13 @@ class Plan:
     @property
     def bridge(self) -> str:
         return self.bridge_plan.name if self.bridge_plan else ""
+
+    @property
+    def scan_first(self) -> bool:
+        """CHANNEL=auto: the channel is chosen at start, once the radio is up
+        and has scanned (service.channel_scan); until then as if it saw nothing."""
+        return (self.wireless and self.cfg.auto_channel and self.radio is not None
+                and self.radio.scanned is None)
 
     @property
     def runs_dnsmasq(self) -> bool:     # bridged clients get DHCP from the uplink's network
@@ -114,6 +123,7 @@ class Plan:
                        if self.bridge_plan else None),
             "same_card": self.same_card.to_dict() if self.same_card else None,
             "channel": self.channel or ("acs" if self.chanlist else None), "chanlist": list(self.chanlist),
+            "channel_from_scan": self.scan_first,
             "sysctls": dict(self.sysctls), "ipv6": self.ipv6.text(),
             "link_ops": [op.to_dict() for op in self.link_ops],
             "files": [{"path": f.path, "mode": oct(f.mode), "text": f.shown or f.text} for f in self.files],

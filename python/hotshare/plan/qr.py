@@ -1,5 +1,9 @@
 """The Wi-Fi join QR code's text (pure): ``WIFI:T:WPA;S:...;P:...;;``, the
-format phones' cameras read (ZXing's "WIFI:" scheme)."""
+format phones' cameras read (ZXing's "WIFI:" scheme). ``T:`` is ``SAE`` for
+a WPA3-Personal-only network (what Android's own generator and ZXing write:
+a phone saves the network with the security type read, and a WPA2-PSK one
+need not match an AP that offers SAE only), ``WPA`` for WPA2 and for the
+WPA2+WPA3 transition mode."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ class Network:
     ssid: str
     passphrase: str = field(repr=False)
     hidden: bool = False
+    sae_only: bool = False      # WPA3-Personal only (hostapd wpa_key_mgmt=SAE)
 
 
 def escape(text: str) -> str:
@@ -20,9 +25,8 @@ def escape(text: str) -> str:
 
 
 def wifi_payload(net: Network) -> str:
-    """WPA covers WPA2, WPA3-SAE and both: the phone picks what the AP offers."""
     hidden = "H:true;" if net.hidden else ""
-    return f"WIFI:T:WPA;S:{escape(net.ssid)};P:{escape(net.passphrase)};{hidden};"
+    return f"WIFI:T:{'SAE' if net.sae_only else 'WPA'};S:{escape(net.ssid)};P:{escape(net.passphrase)};{hidden};"
 
 
 def from_hostapd_conf(text: str) -> Network | None:
@@ -36,4 +40,5 @@ def from_hostapd_conf(text: str) -> Network | None:
     secret = conf.get("wpa_passphrase") or conf.get("wpa_psk") or ""
     if not ssid or not secret:
         return None
-    return Network(ssid, secret, conf.get("ignore_broadcast_ssid", "0") != "0")
+    return Network(ssid, secret, conf.get("ignore_broadcast_ssid", "0") != "0",
+                   sae_only=conf.get("wpa_key_mgmt", "").split() == ["SAE"])

@@ -153,7 +153,7 @@ def same_card(cfg: HotspotConfig, radio: RadioFacts | None) -> tuple[HotspotConf
                           f"channel {channel} ({band} GHz)",
                           f"leave CHANNEL and FREQ_BAND unset (the AP follows the station) or set CHANNEL={channel} "
                           f"FREQ_BAND={band}")
-    return dataclasses.replace(cfg, channel=channel, freq_band=band), card
+    return dataclasses.replace(cfg, channel=channel, freq_band=band, auto_channel=False), card
 
 
 def retuned(cfg: HotspotConfig, freq: int) -> HotspotConfig:

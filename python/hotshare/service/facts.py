@@ -39,15 +39,15 @@ def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
 
 def read_radio(cfg: HotspotConfig, hostapd: str) -> Radio | None:
     """The radio's channels (None when iw cannot tell: then hostapd decides),
-    COUNTRY's rules, and for CHANNEL=auto how to choose."""
+    COUNTRY's rules, whether hostapd has ACS. Not what it sees: a radio that
+    is down cannot scan, so CHANNEL=auto's scan is made at start, once it is
+    up (service.channel_scan)."""
     phy = wifi.phy_of(cfg.virt_of or cfg.wifi_iface)
     channels = parse_channels(wifi.iw_text("phy", phy, "info")) if phy else {}
     if not channels:
         return None
     rules = regdb_rules(wifi.read_regdb(), cfg.country) if cfg.country else None
-    acs = cfg.auto_channel and wifi.hostapd_has_acs(hostapd) and wifi.survey_works(cfg.wifi_iface)
-    busy = wifi.networks_per_freq(cfg.wifi_iface) if cfg.auto_channel and not acs else {}
-    return Radio(channels, rules, acs, busy)
+    return Radio(channels, rules, hostapd_acs=cfg.auto_channel and wifi.hostapd_has_acs(hostapd))
 
 
 def radio_facts(cfg: HotspotConfig, wifi_uplinks: dict[str, tuple[str, bool]]) -> RadioFacts | None:

@@ -33,6 +33,7 @@ from ..system import firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
 from . import steer
+from .channel_scan import scan_and_choose
 from .client_tracking import ClientTracking
 from .dnsfollow import DnsFollower
 from .eventbus import EventBus, events_path, message
@@ -116,6 +117,8 @@ class Hotspot(Supervisor):
             j.extra["uplink"] = self.best_uplink or ""
         j.pidfile = self.cfg.daemon_pidfile
         j.save()
+        if plan.scan_first:                     # CHANNEL=auto: the radio up, its scan, the channel
+            self.plan = plan = scan_and_choose(plan, j)
         if j.pidfile:   # create_ap's --pidfile: a new file renamed over the path, never through a link
             fsutil.atomic_write(j.pidfile, f"{os.getpid()}\n", 0o644)
         for f in plan.files:
@@ -125,7 +128,7 @@ class Hotspot(Supervisor):
         link = rtnl.snapshot().link(self.cfg.wifi_iface)
         if link is None:
             raise StartError(f"interface {self.cfg.wifi_iface} has gone")
-        j.link_was_down = not (link.flags & IFF_UP)  # restored on stop
+        j.link_was_down = j.link_was_down or not (link.flags & IFF_UP)  # restored on stop
         j.save()
         self._setup_loop()
         # hostapd takes longest to come up and needs no address: start it

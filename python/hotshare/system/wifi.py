@@ -88,12 +88,12 @@ def del_interface(name: str) -> None:
         raise OSError(errno.EIO, str(e)) from None
 
 
-def iw_text(*args: str) -> str:
+def iw_text(*args: str, timeout: float | None = None) -> str:
     """What `iw ARGS` prints, or "" when it cannot tell."""
     if find_binary("iw") is None:
         return ""
     try:
-        result = run("iw", *args)
+        result = run("iw", *args, timeout=timeout)
     except ProgramError:
         return ""
     return result.stdout if result.ok else ""
@@ -122,10 +122,14 @@ def survey_works(iface: str) -> bool:
     return "channel active time" in iw_text("dev", iface, "survey", "dump")
 
 
+SCAN_TIMEOUT = 30.0     # a full scan of both bands: seconds on a real radio, more under emulation
+
+
 def networks_per_freq(iface: str) -> dict[int, int]:
-    """Networks a scan sees, per frequency (MHz); empty when the radio cannot scan now."""
+    """Networks a scan sees, per frequency (MHz); empty when the radio cannot
+    scan now (it must be up)."""
     out: dict[int, int] = {}
-    for line in iw_text("dev", iface, "scan").splitlines():
+    for line in iw_text("dev", iface, "scan", timeout=SCAN_TIMEOUT).splitlines():
         parts = line.split()
         if len(parts) >= 2 and parts[0] == "freq:":
             freq = int(float(parts[1]))

@@ -49,7 +49,7 @@ from lab.syslog import SyslogCollector  # noqa: E402
 from lab.topology import PPP0, USB0, Internet  # noqa: E402
 
 IN_GUEST = os.environ.get("HOTSHARE_LAB_GUEST") == "1"
-RADIO_COUNT = 5  # radio 4: the upstream AP of the same-card tests (test_60_samecard)
+RADIO_COUNT = 8  # radio 4: the upstream AP of the same-card tests (test_60_samecard); 5-7: neighbours' APs
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
