@@ -556,6 +556,23 @@ static int walk(const uint8_t *buf, size_t len, const struct stations *st,
 	return CTACCT_OK;
 }
 
+/* walk() after the checks both entry points make; table_ok: the table
+ * itself is fine (not NULL, cap a power of two). */
+static int checked_walk(const uint8_t *buf, size_t len,
+			const struct stations *st, const void *exclude,
+			int table_ok, struct tables *t, size_t *err_off)
+{
+	size_t ignored;
+
+	if (err_off == NULL)
+		err_off = &ignored;
+	*err_off = 0;
+	if ((buf == NULL && len != 0) || !table_ok || t->n_used == NULL ||
+	    *t->n_used > t->cap || (exclude == NULL && st->n_exclude != 0))
+		return CTACCT_E_INVAL;
+	return walk(buf, len, st, t, err_off);
+}
+
 int ctacct_count(const uint8_t *buf, size_t len, uint32_t net_be,
 		 uint32_t mask_be, const uint32_t *exclude_be, size_t n_exclude,
 		 struct ctacct_client *table, size_t cap, size_t *n_used,
@@ -563,15 +580,7 @@ int ctacct_count(const uint8_t *buf, size_t len, uint32_t net_be,
 {
 	struct stations st;
 	struct tables t;
-	size_t ignored;
 
-	if (err_off == NULL)
-		err_off = &ignored;
-	*err_off = 0;
-	if ((buf == NULL && len != 0) || bad_table(table, cap) ||
-	    n_used == NULL || *n_used > cap ||
-	    (exclude_be == NULL && n_exclude != 0))
-		return CTACCT_E_INVAL;
 	memset(&st, 0, sizeof(st));
 	st.family = FAMILY_AF_INET;
 	st.net_be = net_be;
@@ -582,7 +591,8 @@ int ctacct_count(const uint8_t *buf, size_t len, uint32_t net_be,
 	t.table4 = table;
 	t.cap = cap;
 	t.n_used = n_used;
-	return walk(buf, len, &st, &t, err_off);
+	return checked_walk(buf, len, &st, exclude_be, !bad_table(table, cap),
+			    &t, err_off);
 }
 
 int ctacct_count6(const uint8_t *buf, size_t len, const uint8_t *prefixes,
@@ -592,16 +602,7 @@ int ctacct_count6(const uint8_t *buf, size_t len, const uint8_t *prefixes,
 {
 	struct stations st;
 	struct tables t;
-	size_t ignored;
 
-	if (err_off == NULL)
-		err_off = &ignored;
-	*err_off = 0;
-	if ((buf == NULL && len != 0) || table == NULL ||
-	    bad_cap(cap, sizeof(*table)) || n_used == NULL || *n_used > cap ||
-	    (exclude == NULL && n_exclude != 0) ||
-	    (prefixes == NULL && n_prefixes != 0))
-		return CTACCT_E_INVAL;
 	memset(&st, 0, sizeof(st));
 	st.family = FAMILY_AF_INET6;
 	st.prefixes6 = prefixes;
@@ -612,7 +613,10 @@ int ctacct_count6(const uint8_t *buf, size_t len, const uint8_t *prefixes,
 	t.table6 = table;
 	t.cap = cap;
 	t.n_used = n_used;
-	return walk(buf, len, &st, &t, err_off);
+	return checked_walk(buf, len, &st, exclude,
+			    table != NULL && !bad_cap(cap, sizeof(*table)) &&
+				    (prefixes != NULL || n_prefixes == 0),
+			    &t, err_off);
 }
 
 int ctacct_rehash(const struct ctacct_client *old, size_t old_cap,
@@ -637,22 +641,35 @@ int ctacct_rehash(const struct ctacct_client *old, size_t old_cap,
 	return CTACCT_OK;
 }
 
-size_t ctacct_compact(struct ctacct_client *table, size_t cap)
+/* Pack the used slots (those whose uint32_t at conn_off is not 0) of a
+ * table of cap slots of size bytes at its front; zero the rest. */
+static size_t compact_slots(uint8_t *table, size_t cap, size_t size,
+			    size_t conn_off)
 {
 	size_t i, n = 0;
 
-	if (table == NULL)
-		return 0;
 	for (i = 0; i < cap; i++) {
-		if (table[i].connections == 0)
+		uint32_t connections;
+
+		memcpy(&connections, table + i * size + conn_off,
+		       sizeof(connections));
+		if (connections == 0)
 			continue;
 		if (i != n)
-			table[n] = table[i];
+			memcpy(table + n * size, table + i * size, size);
 		n++;
 	}
 	if (n < cap)
-		memset(&table[n], 0, (cap - n) * sizeof(*table));
+		memset(table + n * size, 0, (cap - n) * size);
 	return n;
+}
+
+size_t ctacct_compact(struct ctacct_client *table, size_t cap)
+{
+	return table == NULL ? 0
+			     : compact_slots((uint8_t *)table, cap, sizeof(*table),
+					     offsetof(struct ctacct_client,
+						      connections));
 }
 
 int ctacct_rehash6(const struct ctacct_client6 *old, size_t old_cap,
@@ -680,20 +697,10 @@ int ctacct_rehash6(const struct ctacct_client6 *old, size_t old_cap,
 
 size_t ctacct_compact6(struct ctacct_client6 *table, size_t cap)
 {
-	size_t i, n = 0;
-
-	if (table == NULL)
-		return 0;
-	for (i = 0; i < cap; i++) {
-		if (table[i].connections == 0)
-			continue;
-		if (i != n)
-			table[n] = table[i];
-		n++;
-	}
-	if (n < cap)
-		memset(&table[n], 0, (cap - n) * sizeof(*table));
-	return n;
+	return table == NULL ? 0
+			     : compact_slots((uint8_t *)table, cap, sizeof(*table),
+					     offsetof(struct ctacct_client6,
+						      connections));
 }
 
 const char *ctacct_strerror(int status)
