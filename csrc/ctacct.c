@@ -439,6 +439,10 @@ static int count_entry(const uint8_t *buf, size_t msg, size_t end,
 	}
 	memset(&e, 0, sizeof(e));
 	family = buf[msg + NLMSG_HDRLEN]; /* nfgenmsg.nfgen_family */
+	/* ctacct_count6 runs after ctacct_count, which has checked every
+	 * entry: the others are skipped unread (see ctacct.h) */
+	if (st->family == FAMILY_AF_INET6 && family != FAMILY_AF_INET6)
+		return CTACCT_OK;
 	pos = msg + NLMSG_HDRLEN + NFGENMSG_LEN;
 	while ((rc = nla_next(buf, &pos, end, &a, err_off)) > 0) {
 		size_t a_end = a.data + a.data_len;

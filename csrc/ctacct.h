@@ -139,7 +139,10 @@ size_t ctacct_compact(struct ctacct_client *table, size_t cap);
  * ctacct_count for the IPv6 entries: a station is an address in one of the
  * n_prefixes prefixes (each 32 bytes: the address, then the mask, both as
  * in a message) that is not one of the n_exclude addresses (16 bytes each).
- * The rest as ctacct_count.
+ * The rest as ctacct_count, except that the attributes of entries of other
+ * families are skipped unread: the caller runs ctacct_count on the same
+ * buffer first, which checks every entry (and stops at the first error, as
+ * the pure-Python walk, which does both in one, does).
  */
 int ctacct_count6(const uint8_t *buf, size_t len, const uint8_t *prefixes,
 		  size_t n_prefixes, const uint8_t *exclude, size_t n_exclude,

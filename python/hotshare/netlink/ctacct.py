@@ -105,6 +105,10 @@ _PACK_BE32 = struct.Struct(">I").pack
 _ntoa = socket.inet_ntoa
 
 
+def _ntop6(packed: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6, packed)
+
+
 def _prefix6(prefix: IPv6Network | str) -> IPv6Network:
     net = prefix if isinstance(prefix, IPv6Network) else ip_network(prefix)
     if not isinstance(net, IPv6Network):
@@ -245,9 +249,10 @@ class ClientAccounting:
         make = tuple.__new__
         if not self.prefixes6:
             return {}
+        ntop = _ntop6  # the kernel's spelling (inet_ntop), as the neighbour table gives it
         if self.backend == "python":
-            return {str(IPv6Address(addr)): make(ClientCounters, (c[0] & U64, c[1] & U64, c[2] & U64, c[3] & U64,
-                                                                   min(c[4], U32)))
+            return {ntop(addr.to_bytes(16, "big")): make(ClientCounters, (c[0] & U64, c[1] & U64, c[2] & U64,
+                                                                           c[3] & U64, min(c[4], U32)))
                     for addr, c in sorted(self._acc6.items())}
         ffi, lib = _cext.ffi, _cext.lib
         size = _CLIENT6.size
@@ -255,7 +260,7 @@ class ClientAccounting:
         ffi.memmove(copy, self._table6, size * self._cap6)
         n = lib.ctacct_compact6(copy, self._cap6)
         rows = sorted(_CLIENT6.iter_unpack(ffi.buffer(copy, n * size)))
-        return {str(IPv6Address(c[0])): make(ClientCounters, (c[3], c[4], c[5], c[6], c[1])) for c in rows}
+        return {ntop(c[0]): make(ClientCounters, (c[3], c[4], c[5], c[6], c[1])) for c in rows}
 
     def _result4(self) -> dict[str, ClientCounters]:
         make = tuple.__new__  # ClientCounters(*values) minus the Python-level __new__

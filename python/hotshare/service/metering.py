@@ -30,7 +30,7 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from ..netlink import ctevents, neigh, rtnl
 from ..netlink.ctacct import ClientAccounting, ClientCounters
@@ -190,8 +190,8 @@ class Metering:
         try:
             index = socket.if_nametoindex(self.ap)
             mac_of.update(neigh.by_address(index))
-            if self._prefixes6:  # as the counts name them (inet_ntop and Python may differ)
-                mac_of.update((str(ip_address(a)), m) for a, m in neigh.by_address(index, socket.AF_INET6).items())
+            if self._prefixes6:  # spelled by inet_ntop, as the counts are
+                mac_of.update(neigh.by_address(index, socket.AF_INET6))
         except OSError:
             pass
         self._mac_of.update(mac_of)
