@@ -8,23 +8,20 @@ nothing of the limits is left after `down`."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from board import PPP0, WEB, Board
+from lab import iperf
 from lab.netns import Netns
-from lab.proc import Daemon, wait_until
+from lab.proc import wait_until
 
 PHONE_MAC = "02:00:00:00:00:42"
 PHONE2_MAC = "02:00:00:00:00:43"
-IPERF_PORT = 5201
-SECONDS = 4
 UNITS = {"kbit": 1e3, "mbit": 1e6}
 
 
@@ -32,11 +29,8 @@ def bits(rate: str) -> float:
     return float(rate[:-4]) * UNITS[rate[-4:]]
 
 
-def iperf(ns: Netns, down: bool) -> float:
-    """Bits per second the receiving end saw (the first second, the bucket's burst, left out)."""
-    argv = ["iperf3", "-c", WEB, "-p", str(IPERF_PORT), "-t", str(SECONDS), "-O", "1", "-J", *(["-R"] if down else [])]
-    out: dict[str, Any] = json.loads(ns.run(argv, timeout=SECONDS + 20).stdout)
-    return float(out["end"]["sum_received"]["bits_per_second"])
+def measured(ns: Netns, down: bool) -> float:
+    return iperf.bits_per_second(ns, WEB, down)
 
 
 def second_phone(board: Board) -> Netns:
@@ -82,26 +76,23 @@ def test_limited_phone_gets_its_rate_other_phone_is_free_and_down_removes_it(
     board.phone.ip("link", "set", "eth0", "address", PHONE_MAC)
     phone2 = second_phone(board)
     inet = board.internets[PPP0.board_if]
-    board.daemons.append(Daemon("iperf3", ["iperf3", "-s", "-B", WEB, "-p", str(IPERF_PORT)],
-                                netns=inet.name, log=board.log(str(inet.name), "iperf3")))
-    wait_until(lambda: f":{IPERF_PORT:04X} " in inet.run(["cat", "/proc/net/tcp"]).stdout, 5,
-               what="iperf3 listening")
+    board.daemons.append(iperf.server(inet, WEB, board.log(str(inet.name), "iperf3")))
     conf = tmp_path / "hotshare.conf"
     conf.write_text(text)
     board.up("--config", str(conf))
     phone_ip, phone2_ip = board.dhcp()["ip"], lease(board, phone2)
 
-    got = {"down": iperf(board.phone, down=True), "up": iperf(board.phone, down=False)}
+    got = {"down": measured(board.phone, down=True), "up": measured(board.phone, down=False)}
     for way, rate in (("down", down_rate), ("up", up_rate)):
         assert 0.75 * bits(rate) <= got[way] <= 1.25 * bits(rate), (way, got[way], rate)
-    free = {"down": iperf(phone2, down=True), "up": iperf(phone2, down=False)}
+    free = {"down": measured(phone2, down=True), "up": measured(phone2, down=False)}
     for way, rate in (("down", down_rate), ("up", up_rate)):
         assert free[way] > 3 * bits(rate), (way, free[way], rate)
     print(f"rate limit {case}: phone {got}, limits {down_rate}/{up_rate}; free phone {free}")
 
     table = board.board.run(["nft", "list", "table", "inet", "hotshare_lan0"]).stdout
     if "flowtable" in table:  # this kernel offloads: the free phone's flows, not the limited one's
-        both = [subprocess.Popen(["ip", "netns", "exec", str(ns.name), "iperf3", "-c", WEB, "-p", str(IPERF_PORT),
+        both = [subprocess.Popen(["ip", "netns", "exec", str(ns.name), "iperf3", "-c", WEB, "-p", str(iperf.PORT),
                                   "-t", "3", "-R"], stdout=subprocess.DEVNULL) for ns in (board.phone, phone2)]
         try:
             lines = wait_until(lambda: [ln for ln in offloaded(board) if f"src={phone2_ip} " in ln], 3,
