@@ -207,6 +207,11 @@ class Bench:
         import health_bench
         self.data["host"]["health"] = health_bench.measure(self.tmp, CELLULAR, USB0, self.args.idle)
 
+    def rate_limits(self) -> None:
+        """A phone's rate limit, down and up, against what it gets (bench/ratelimit_bench.py)."""
+        import ratelimit_bench
+        self.data["host"]["rate_limit"] = ratelimit_bench.measure(self.tmp)
+
     def run_lab_module(self) -> ModuleType:
         """tests/qemu/run-lab, for its kernel and virtme-ng look-ups."""
         loader = importlib.machinery.SourceFileLoader("run_lab", str(REPO / "tests" / "qemu" / "run-lab"))
@@ -351,6 +356,7 @@ class Bench:
         if not a.no_host:
             self.step("pmtu black hole", self.pmtu_black_hole)
             self.step("uplink health", self.uplink_health)
+            self.step("rate limits", self.rate_limits)
         if not a.no_accounting:
             self.step("accounting", self.accounting)
             self.step("conntrack events", self.ctevents)
@@ -556,6 +562,13 @@ def report(data: dict[str, Any], create_ap: str | None) -> int:
             f"create_ap's iptables rules {num(pv, unit, digits)}{n(pvs)}", f"{rat:.2f}×" if rat else "n/a",
             target, ok, hv)
 
+    rl = h.get("rate_limit") or {}
+    for way in ("down", "up"):
+        got, limit = rl.get(f"{way}_bps"), rl.get(f"limit_{way}_bps")
+        rat = got / limit if got and limit else None
+        row(f"rate limit: a phone's {way}load, iperf3, vs its CLIENT_RATE_LIMITS {num(limit and limit / 1e6, 'Mbit/s')}"
+            " (host)", num(got and got / 1e6, "Mbit/s", 2), "n/a", f"{rat:.2f}× the limit" if rat else "n/a",
+            "0.75 to 1.25× the limit", None if rat is None else 0.75 <= rat <= 1.25, got, required=False)
     acct = data.get("accounting") or {}
     m = data["machine"]
     gm = get(data, "guest", "machine") or {}

@@ -35,6 +35,16 @@ struct ctacct_client {
     uint64_t rx_packets;
 };
 
+struct ctacct_client6 {
+    uint8_t addr[16];
+    uint32_t connections;
+    uint32_t pad;
+    uint64_t tx_bytes;
+    uint64_t tx_packets;
+    uint64_t rx_bytes;
+    uint64_t rx_packets;
+};
+
 enum ctacct_status {
     CTACCT_OK, CTACCT_E_INVAL, CTACCT_E_NLMSG_TRUNC, CTACCT_E_NLMSG_LEN,
     CTACCT_E_NFGENMSG, CTACCT_E_NLA_TRUNC, CTACCT_E_NLA_LEN,
@@ -50,6 +60,14 @@ int ctacct_rehash(const struct ctacct_client *old, size_t old_cap,
                   struct ctacct_client *new_table, size_t new_cap,
                   size_t *n_used);
 size_t ctacct_compact(struct ctacct_client *table, size_t cap);
+int ctacct_count6(const uint8_t *buf, size_t len, const uint8_t *prefixes,
+                  size_t n_prefixes, const uint8_t *exclude, size_t n_exclude,
+                  struct ctacct_client6 *table, size_t cap, size_t *n_used,
+                  size_t *err_off);
+int ctacct_rehash6(const struct ctacct_client6 *old, size_t old_cap,
+                   struct ctacct_client6 *new_table, size_t new_cap,
+                   size_t *n_used);
+size_t ctacct_compact6(struct ctacct_client6 *table, size_t cap);
 const char *ctacct_strerror(int status);
 """
 

@@ -7,7 +7,8 @@
  * netlink messages, each an nlmsghdr, a struct nfgenmsg and the CTA_*
  * attributes of one conntrack entry.  ctacct_count() walks the
  * messages and adds the CTA_COUNTERS_ORIG / CTA_COUNTERS_REPLY of every IPv4
- * entry to the client it belongs to:
+ * entry to the client it belongs to; ctacct_count6() does the same for the
+ * IPv6 entries (stations: addresses in one of a list of prefixes):
  *
  * A station is an address inside the subnet that is not in the exclude list
  * (the router's own address on the subnet goes there: its IGMP reports and
@@ -44,7 +45,8 @@
  *   - the walk descends into CTA_TUPLE_ORIG, CTA_TUPLE_REPLY (and their
  *     CTA_TUPLE_IP), CTA_COUNTERS_ORIG and CTA_COUNTERS_REPLY; every other
  *     attribute is skipped unread.  CTA_IP_V4_SRC / CTA_IP_V4_DST must carry
- *     4 bytes, CTA_COUNTERS_PACKETS / _BYTES 8 (big endian), the old
+ *     4 bytes, CTA_IP_V6_SRC / CTA_IP_V6_DST 16 (in entries of either family;
+ *     an entry's addresses of the other family are not its stations'), CTA_COUNTERS_PACKETS / _BYTES 8 (big endian), the old
  *     CTA_COUNTERS32_* 4.  A repeated attribute: the last one wins.
  *   - sums wrap modulo 2^64, connections modulo 2^32.
  *
@@ -62,6 +64,16 @@ struct ctacct_client {
 	uint64_t tx_bytes;    /* sent by the client */
 	uint64_t tx_packets;
 	uint64_t rx_bytes;    /* received by the client */
+	uint64_t rx_packets;
+};
+
+struct ctacct_client6 {
+	uint8_t addr[16];     /* client IPv6 address, as in the message */
+	uint32_t connections; /* entries attributed to it; 0 = empty slot */
+	uint32_t pad;
+	uint64_t tx_bytes;
+	uint64_t tx_packets;
+	uint64_t rx_bytes;
 	uint64_t rx_packets;
 };
 
@@ -122,6 +134,24 @@ int ctacct_rehash(const struct ctacct_client *old, size_t old_cap,
  * hash table afterwards).  Returns their number.
  */
 size_t ctacct_compact(struct ctacct_client *table, size_t cap);
+
+/*
+ * ctacct_count for the IPv6 entries: a station is an address in one of the
+ * n_prefixes prefixes (each 32 bytes: the address, then the mask, both as
+ * in a message) that is not one of the n_exclude addresses (16 bytes each).
+ * The rest as ctacct_count, except that the attributes of entries of other
+ * families are skipped unread: the caller runs ctacct_count on the same
+ * buffer first, which checks every entry (and stops at the first error, as
+ * the pure-Python walk, which does both in one, does).
+ */
+int ctacct_count6(const uint8_t *buf, size_t len, const uint8_t *prefixes,
+		  size_t n_prefixes, const uint8_t *exclude, size_t n_exclude,
+		  struct ctacct_client6 *table, size_t cap, size_t *n_used,
+		  size_t *err_off);
+int ctacct_rehash6(const struct ctacct_client6 *old, size_t old_cap,
+		   struct ctacct_client6 *new_table, size_t new_cap,
+		   size_t *n_used);
+size_t ctacct_compact6(struct ctacct_client6 *table, size_t cap);
 
 /* A short English description of a status code. */
 const char *ctacct_strerror(int status);

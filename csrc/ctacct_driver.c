@@ -11,6 +11,9 @@
  *       connections" per client in address order, or "error CODE OFFSET";
  *       CAP (default 4, a power of two) is the first table size, small so
  *       that the grow-and-resume path runs.
+ *   -6 PREFIX (IPv6, e.g. fd42::/64; up to 4) and -X ADDR6 (excluded):
+ *       also count the IPv6 entries (ctacct_count6), printed after the IPv4
+ *       clients as 32 hex digits instead of an address.
  *   ctacct_driver [options] -p FILE...
  *       every prefix of every file; prints "prefixes N ok K".
  *   ctacct_driver [options] -P FILE...
@@ -24,8 +27,10 @@
  * Exit status: 0, 1 on a usage or I/O error, 2 if an invariant breaks (the
  * sanitizers abort on their own).
  */
+#define _POSIX_C_SOURCE 200112L /* inet_pton */
 #include "ctacct.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,10 @@ struct options {
 	uint32_t exclude_be[MAX_EXCLUDE];
 	size_t n_exclude;
 	size_t first_cap;
+	uint8_t prefixes6[4 * 32]; /* address, mask */
+	size_t n_prefixes6;
+	uint8_t exclude6[MAX_EXCLUDE * 16];
+	size_t n_exclude6;
 };
 
 struct result {
@@ -45,6 +54,8 @@ struct result {
 	size_t err_off;
 	struct ctacct_client *clients; /* compacted, n of them */
 	size_t n;
+	struct ctacct_client6 *clients6; /* the same for IPv6 */
+	size_t n6;
 };
 
 static uint32_t be_from_octets(unsigned a, unsigned b, unsigned c, unsigned d)
@@ -150,6 +161,61 @@ static struct result count(const uint8_t *buf, size_t len,
 	return r;
 }
 
+/* The IPv6 entries of buf into r (with -6), growing as count() does. */
+static void count6(const uint8_t *buf, size_t len, const struct options *opt,
+		   struct result *r)
+{
+	size_t cap = opt->first_cap;
+	size_t n_used = 0, off = 0;
+	struct ctacct_client6 *table = xcalloc(cap, sizeof(*table));
+
+	for (;;) {
+		size_t err = 0;
+		int rc = ctacct_count6(buf + off, len - off, opt->prefixes6,
+				       opt->n_prefixes6, opt->exclude6,
+				       opt->n_exclude6, table, cap, &n_used,
+				       &err);
+
+		if (rc == CTACCT_E_NOSPC) {
+			struct ctacct_client6 *bigger =
+				xcalloc(cap * 4, sizeof(*bigger));
+			size_t moved = 0;
+
+			if (ctacct_rehash6(table, cap, bigger, cap * 4,
+					   &moved) != CTACCT_OK ||
+			    moved != n_used) {
+				fprintf(stderr, "rehash6 lost clients\n");
+				exit(2);
+			}
+			free(table);
+			table = bigger;
+			cap *= 4;
+			off += err;
+			continue;
+		}
+		if (rc != CTACCT_OK) {
+			r->status = rc;
+			r->err_off = off + err;
+			free(table);
+			return;
+		}
+		break;
+	}
+	r->n6 = ctacct_compact6(table, cap);
+	if (r->n6 != n_used) {
+		fprintf(stderr, "compact6: %zu clients, n_used %zu\n", r->n6,
+			n_used);
+		exit(2);
+	}
+	r->clients6 = table;
+}
+
+static int by_address6(const void *a, const void *b)
+{
+	return memcmp(((const struct ctacct_client6 *)a)->addr,
+		      ((const struct ctacct_client6 *)b)->addr, 16);
+}
+
 static int by_address(const void *a, const void *b)
 {
 	uint32_t x = host_order(((const struct ctacct_client *)a)->addr_be);
@@ -179,6 +245,32 @@ static void print_result(struct result *r)
 		       (unsigned long long)c->rx_packets,
 		       (unsigned long)c->connections);
 	}
+	if (r->clients6 != NULL)
+		qsort(r->clients6, r->n6, sizeof(*r->clients6), by_address6);
+	for (i = 0; i < r->n6; i++) {
+		const struct ctacct_client6 *c = &r->clients6[i];
+		int k;
+
+		for (k = 0; k < 16; k++)
+			printf("%02x", c->addr[k]);
+		printf(" %llu %llu %llu %llu %lu\n",
+		       (unsigned long long)c->tx_bytes,
+		       (unsigned long long)c->tx_packets,
+		       (unsigned long long)c->rx_bytes,
+		       (unsigned long long)c->rx_packets,
+		       (unsigned long)c->connections);
+	}
+}
+
+/* Both walks, as hotshare.netlink.ctacct does: IPv4, then (with -6) IPv6. */
+static struct result count_all(const uint8_t *buf, size_t len,
+			       const struct options *opt)
+{
+	struct result r = count(buf, len, opt);
+
+	if (r.status == CTACCT_OK && opt->n_prefixes6)
+		count6(buf, len, opt, &r);
+	return r;
 }
 
 /* Run on an exact-size heap copy of data[0..len). */
@@ -193,9 +285,10 @@ static int run_copy(const uint8_t *data, size_t len, const struct options *opt)
 	}
 	if (len)
 		memcpy(copy, data, len);
-	r = count(len ? copy : NULL, len, opt);
+	r = count_all(len ? copy : NULL, len, opt);
 	free(copy);
 	free(r.clients);
+	free(r.clients6);
 	return r.status;
 }
 
@@ -305,7 +398,8 @@ static void mutate(uint8_t *buf, size_t *len, uint32_t *rng)
 static void usage(void)
 {
 	fprintf(stderr, "usage: ctacct_driver [-s NET/PREFIX] [-x ADDR]... "
-			"[-c CAP] [-p | -P | -m COUNT -r SEED] FILE...\n");
+			"[-6 PREFIX6]... [-X ADDR6]... [-c CAP] "
+			"[-p | -P | -m COUNT -r SEED] FILE...\n");
 	exit(1);
 }
 
@@ -350,6 +444,30 @@ int main(int argc, char **argv)
 				       NULL))
 				usage();
 			opt.n_exclude++;
+		} else if (strcmp(flag, "-6") == 0) {
+			char addr[64];
+			unsigned p;
+			uint8_t *net = opt.prefixes6 + 32 * opt.n_prefixes6;
+			unsigned k;
+
+			if (opt.n_prefixes6 == 4 ||
+			    sscanf(val, "%63[0-9a-fA-F:]/%u", addr, &p) != 2 ||
+			    p > 128 || inet_pton(AF_INET6, addr, net) != 1)
+				usage();
+			for (k = 0; k < 16; k++) {
+				unsigned bits = p > 8 * k ? p - 8 * k : 0;
+
+				net[16 + k] = (uint8_t)(bits >= 8 ? 0xffu
+							: (0xff00u >> bits) & 0xffu);
+				net[k] &= net[16 + k];
+			}
+			opt.n_prefixes6++;
+		} else if (strcmp(flag, "-X") == 0) {
+			if (opt.n_exclude6 == MAX_EXCLUDE ||
+			    inet_pton(AF_INET6, val,
+				      opt.exclude6 + 16 * opt.n_exclude6) != 1)
+				usage();
+			opt.n_exclude6++;
 		} else if (strcmp(flag, "-c") == 0) {
 			opt.first_cap = strtoul(val, NULL, 0);
 			if (opt.first_cap == 0 ||
@@ -402,9 +520,10 @@ int main(int argc, char **argv)
 			struct result r;
 
 			memcpy(copy, buf, len);
-			r = count(len ? copy : NULL, len, &opt);
+			r = count_all(len ? copy : NULL, len, &opt);
 			print_result(&r);
 			free(r.clients);
+			free(r.clients6);
 			free(copy);
 		}
 		free(buf);

@@ -64,6 +64,88 @@ static struct run count(const uint8_t *data, size_t size, size_t cap,
 	return r;
 }
 
+/* The same for ctacct_count6: the IPv6 entries. */
+struct run6 {
+	int status;
+	size_t err_off;
+	size_t n;
+	struct ctacct_client6 *clients;
+};
+
+static struct run6 count6(const uint8_t *data, size_t size, size_t cap,
+			  const uint8_t *prefix, const uint8_t *excl)
+{
+	struct run6 r;
+	size_t n_used = 0, off = 0;
+	struct ctacct_client6 *table = calloc(cap, sizeof(*table));
+
+	memset(&r, 0, sizeof(r));
+	if (table == NULL)
+		abort();
+	for (;;) {
+		size_t err = 0;
+		int rc = ctacct_count6(data + off, size - off, prefix, 1, excl,
+				       1, table, cap, &n_used, &err);
+
+		if (rc == CTACCT_E_NOSPC) {
+			struct ctacct_client6 *bigger =
+				calloc(cap * 2, sizeof(*bigger));
+			size_t moved = 0;
+
+			if (bigger == NULL ||
+			    ctacct_rehash6(table, cap, bigger, cap * 2,
+					   &moved) != CTACCT_OK ||
+			    moved != n_used)
+				abort();
+			free(table);
+			table = bigger;
+			cap *= 2;
+			off += err;
+			continue;
+		}
+		r.status = rc;
+		r.err_off = rc == CTACCT_OK ? 0 : off + err;
+		break;
+	}
+	r.n = ctacct_compact6(table, cap);
+	if (r.n != n_used)
+		abort();
+	r.clients = table;
+	return r;
+}
+
+static int by_addr6(const void *a, const void *b)
+{
+	return memcmp(((const struct ctacct_client6 *)a)->addr,
+		      ((const struct ctacct_client6 *)b)->addr, 16);
+}
+
+static void fuzz6(const uint8_t *data, size_t size)
+{
+	/* fd42::/64 or ::/0 (address then mask), fd42::1 excluded */
+	uint8_t prefix[32] = { 0xfd, 0x42 };
+	uint8_t excl[16] = { 0xfd, 0x42 };
+	struct run6 big, small;
+
+	excl[15] = 1;
+	if (size % 2)
+		memset(prefix + 16, 0xff, 8);
+	else
+		memset(prefix, 0, 2);
+	big = count6(data, size, 4096, prefix, excl);
+	small = count6(data, size, 1, prefix, excl);
+	if (big.status != small.status || big.err_off != small.err_off ||
+	    big.n != small.n)
+		abort();
+	qsort(big.clients, big.n, sizeof(*big.clients), by_addr6);
+	qsort(small.clients, small.n, sizeof(*small.clients), by_addr6);
+	if (big.n &&
+	    memcmp(big.clients, small.clients, big.n * sizeof(*big.clients)))
+		abort();
+	free(big.clients);
+	free(small.clients);
+}
+
 static int by_addr(const void *a, const void *b)
 {
 	uint32_t x = ((const struct ctacct_client *)a)->addr_be;
@@ -104,5 +186,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	free(big.clients);
 	free(small.clients);
+	fuzz6(data, size);
 	return 0;
 }

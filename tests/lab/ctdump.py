@@ -269,9 +269,11 @@ def random_entries(
         elif kind == "igmp":
             proto = 2
             t = (router, "224.0.0.22", 0, 0, "224.0.0.22", router, 0, 0)
-        else:
+        else:  # a client's (fd42::/64, the router fd42::1) out, routed in, the router's, foreign
             a6, b6 = f"fd42::{rng.randrange(1, 1 << 16):x}", f"2001:db8::{rng.randrange(1, 1 << 16):x}"
-            t = (a6, b6, sp, dp, b6, a6, dp, sp)
+            t = rng.choice([(a6, b6, sp, dp, b6, a6, dp, sp), (b6, a6, sp, dp, a6, b6, dp, sp),
+                            ("fd42::1", a6, sp, dp, a6, "fd42::1", dp, sp), (b6, "2001:db8:1::1", sp, dp,
+                                                                           "2001:db8:1::1", b6, dp, sp)])
         if proto == 1 and kind != "v6":
             t = (t[0], t[1], sp, 0, t[4], t[5], sp, 0)
         elif proto == 1:
@@ -308,19 +310,21 @@ def random_entries(
 
 
 def expected_counts(
-    entries: Sequence[SynthEntry], subnet: str, exclude: Sequence[str] = ()
+    entries: Sequence[SynthEntry], subnet: str, exclude: Sequence[str] = (), prefixes6: Sequence[str] = ()
 ) -> dict[str, tuple[int, int, int, int, int]]:
     """The documented rule, from the entry list alone:
-    {station: (tx_bytes, tx_packets, rx_bytes, rx_packets, connections)}."""
+    {station: (tx_bytes, tx_packets, rx_bytes, rx_packets, connections)},
+    IPv4 stations first (in the subnet), then IPv6 ones (in ``prefixes6``)."""
     net = ip_network(subnet)
+    nets6 = [ip_network(p) for p in prefixes6]
 
     def station(addr: str) -> bool:
         a = ip_address(addr)
-        return a.version == 4 and a in net and addr not in exclude
+        return (a in net if a.version == 4 else any(a in n for n in nets6)) and addr not in exclude
 
     sums: dict[str, list[int]] = {}
     for e in entries:
-        if e.family != socket.AF_INET:
+        if e.family != socket.AF_INET and not (e.family == socket.AF_INET6 and nets6):
             continue
         o = (e.orig_bytes, e.orig_packets) if e.counters != "none" else (0, 0)
         r = (e.reply_bytes, e.reply_packets) if e.counters != "none" else (0, 0)
@@ -341,7 +345,7 @@ def expected_counts(
         s[2] += rx[0]
         s[3] += rx[1]
         s[4] += 1
-    ordered = sorted(sums.items(), key=lambda kv: int(ip_address(kv[0])))
+    ordered = sorted(sums.items(), key=lambda kv: (ip_address(kv[0]).version, int(ip_address(kv[0]))))
     return {k: (v[0] & U64, v[1] & U64, v[2] & U64, v[3] & U64, v[4]) for k, v in ordered}
 
 

@@ -261,3 +261,22 @@ def test_a_crashed_relay_is_undone_by_down(board6: Board) -> None:
     os.kill(board6.pid(), signal.SIGKILL)
     board6.hotshare("down", "lan0", check=False)
     assert board6.ipv6_state() == before
+
+
+@pytest.mark.parametrize("mode", ["auto", "nat66"])
+def test_a_phones_ipv6_download_is_counted_for_its_mac(board6: Board, tmp_path: Path, mode: str) -> None:
+    conf = tmp_path / "hotshare.conf"
+    conf.write_text(f"IPV6={mode}\n")
+    board6.up("--config", str(conf))
+    mac = str(board6.phone.ip_json("link", "show", "eth0")[0]["address"])
+    wait_until(lambda: fetch6(board6), 25, interval=0.5, what="the IPv6 page")
+    size = 3 << 20
+    proc = board6.phone.run(["curl", "-6", "-s", "-g", "-o", "/dev/null", "--max-time", "20", "-w", "%{size_download}",
+                             f"http://[{WEB6_ADDR}]/bytes/{size}"], timeout=30)
+    assert int(proc.stdout) == size
+    # counted for the phone's MAC (not an unknown-address entry), the live connection or its end
+    totals = json.loads(board6.hotshare("usage", "lan0", "--json").stdout)
+    phone = totals["clients"].get(mac)
+    assert phone is not None, totals["clients"]
+    assert size <= phone["session"]["rx_bytes"] < size * 1.1, phone
+    assert any(":" in a for a in phone["addresses"]), phone

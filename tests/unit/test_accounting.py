@@ -43,6 +43,8 @@ from lab.ctlab import counts_from_rows, parse_conntrack_text
 
 SUBNET = "10.42.0.0/23"
 ROUTER = "10.42.0.1"
+PREFIX6 = "fd42::/64"   # the clients' IPv6 prefix in random_entries; the router is fd42::1
+ROUTER6 = "fd42::1"
 BACKENDS = ("c", "python")
 
 
@@ -82,6 +84,31 @@ def test_backends_match_reference(acct: ModuleType, n: int, seed: int) -> None:
     buf = encode_dump(entries, noise=random.Random(seed))
     assert both(acct, buf, exclude=[ROUTER]) == expected_counts(entries, SUBNET, exclude=(ROUTER,))
     assert both(acct, buf) == expected_counts(entries, SUBNET)
+    # with the clients' IPv6 prefix, their IPv6 entries too
+    assert both(acct, buf, exclude=[ROUTER, ROUTER6], prefixes6=[PREFIX6]) == expected_counts(
+        entries, SUBNET, exclude=(ROUTER, ROUTER6), prefixes6=(PREFIX6,))
+    assert both(acct, buf, prefixes6=[PREFIX6, "2001:db8::/48"]) == expected_counts(
+        entries, SUBNET, prefixes6=(PREFIX6, "2001:db8::/48"))
+
+
+def test_ipv6_entries_by_hand(acct: ModuleType) -> None:
+    def v6(src: str, dst: str, ob: int, rb: int) -> SynthEntry:
+        return SynthEntry(family=socket.AF_INET6, proto=6, orig_src=src, orig_dst=dst, sport=40000, dport=443,
+                          reply_src=dst, reply_dst=src, reply_sport=443, reply_dport=40000,
+                          orig_packets=1, orig_bytes=ob, reply_packets=2, reply_bytes=rb)
+    phone, server = "2001:db8:64:1:aa::5", "2001:db8:ffff::80"
+    buf = encode_dump([v6(phone, server, 100, 5000),       # the phone downloads
+                       v6(server, phone, 70, 30),          # into the phone (reply source is the phone)
+                       v6("2001:db8:64:1::2", server, 9, 9),  # the board's own address in the prefix
+                       v6("fe80::1", "ff02::1", 1, 1)])       # not in the prefix
+    kw: dict[str, Any] = {"prefixes6": ["2001:db8:64:1::/64"], "exclude": [ROUTER, "2001:db8:64:1::2"]}
+    assert both(acct, buf, **kw) == {phone: (100 + 30, 3, 5000 + 70, 3, 2)}
+    assert both(acct, buf) == {}    # no prefixes: no IPv6 client
+    # prefixes of any length: a /128, a /48
+    other = "2001:db8:64:1:bb::6"
+    buf2 = buf + encode_dump([v6(other, server, 1, 2)])
+    assert both(acct, buf2, prefixes6=[f"{phone}/128"]) == {phone: (100 + 30, 3, 5000 + 70, 3, 2)}
+    assert set(both(acct, buf2, prefixes6=["2001:db8:64::/48"], exclude=["2001:db8:64:1::2"])) == {phone, other}
 
 
 def test_50k_entries(acct: ModuleType) -> None:
@@ -106,6 +133,10 @@ def test_table_grows_past_its_first_size(acct: ModuleType) -> None:
     expected = expected_counts(entries, "10.9.0.0/16", exclude=("10.9.0.1",))
     assert len(expected) > 3000
     assert both(acct, buf, "10.9.0.0/16", exclude=["10.9.0.1"]) == expected
+    # the IPv6 table starts at 16 slots: it grows too
+    with6 = expected_counts(entries, "10.9.0.0/16", exclude=("10.9.0.1",), prefixes6=(PREFIX6,))
+    assert len(with6) - len(expected) > 100
+    assert both(acct, buf, "10.9.0.0/16", exclude=["10.9.0.1"], prefixes6=[PREFIX6]) == with6
 
 
 def test_counters_wrap_like_u64(acct: ModuleType) -> None:
@@ -288,6 +319,8 @@ def test_corrupted_dumps(acct: ModuleType, seed: int, ops: list[tuple[Any, ...]]
         buf = reframe_last(buf)
     for exclude in ([], [ROUTER]):
         assert count_outcome(acct, "c", buf, exclude=exclude) == count_outcome(acct, "python", buf, exclude=exclude)
+    kw: dict[str, Any] = {"exclude": [ROUTER, ROUTER6], "prefixes6": [PREFIX6]}
+    assert count_outcome(acct, "c", buf, **kw) == count_outcome(acct, "python", buf, **kw)
     try:
         list(conntrack.iter_entries(buf))
     except ValueError:
@@ -298,6 +331,8 @@ def test_corrupted_dumps(acct: ModuleType, seed: int, ops: list[tuple[Any, ...]]
 @given(data=st.binary(max_size=600))
 def test_random_bytes(acct: ModuleType, data: bytes) -> None:
     assert count_outcome(acct, "c", data, "0.0.0.0/0") == count_outcome(acct, "python", data, "0.0.0.0/0")
+    assert count_outcome(acct, "c", data, "0.0.0.0/0", prefixes6=["::/0"]) == count_outcome(
+        acct, "python", data, "0.0.0.0/0", prefixes6=["::/0"])
 
 
 @pytest.mark.parametrize("seed", range(4))

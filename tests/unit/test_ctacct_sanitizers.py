@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from ipaddress import ip_address
 from pathlib import Path
 
 import pytest
@@ -89,24 +90,31 @@ def run_driver(driver: Path, *args: str) -> str:
     return proc.stdout
 
 
-def python_lines(buf: bytes, subnet: str, exclude: list[str]) -> list[str]:
-    """What the driver prints, computed by the pure-Python path."""
+def python_lines(buf: bytes, subnet: str, exclude: list[str], prefixes6: tuple[str, ...] = ()) -> list[str]:
+    """What the driver prints, computed by the pure-Python path (IPv6
+    addresses as the driver prints them: 32 hex digits)."""
     try:
-        counts = accounting.count_by_client(buf, subnet, exclude=exclude, backend="python")
+        counts = accounting.count_by_client(buf, subnet, exclude=exclude, prefixes6=prefixes6, backend="python")
     except conntrack.ConntrackParseError as exc:
         return [f"error {exc.code} {exc.offset}"]
-    return [f"{addr} {' '.join(str(v) for v in c)}" for addr, c in counts.items()]
+    return [f"{ip_address(addr).packed.hex() if ':' in addr else addr} {' '.join(str(v) for v in c)}"
+            for addr, c in counts.items()]
 
 
-@pytest.mark.parametrize("exclude", [[], ["10.42.0.1"]])
-def test_driver_matches_python(driver: Path, dumps: dict[str, Path], exclude: list[str]) -> None:
+@pytest.mark.parametrize("exclude,prefixes6", [([], ()), (["10.42.0.1"], ()), (["10.42.0.1", "fd42::1"],
+                                                                               ("fd42::/64", "2001:db8::/120"))])
+def test_driver_matches_python(driver: Path, dumps: dict[str, Path], exclude: list[str],
+                               prefixes6: tuple[str, ...]) -> None:
     for name, path in dumps.items():
         subnet = "10.77.0.0/24" if name == "recorded" else "10.42.0.0/23"
         excl = ["10.77.0.1"] if name == "recorded" and exclude else exclude
-        args = ["-s", subnet, *[a for x in excl for a in ("-x", x)]]
+        args = ["-s", subnet, *[a for x in excl for a in ("-X" if ":" in x else "-x", x)],
+                *[a for p in prefixes6 for a in ("-6", p)]]
         got = run_driver(driver, *args, str(path)).splitlines()
-        assert got == python_lines(path.read_bytes(), subnet, excl), name
+        assert got == python_lines(path.read_bytes(), subnet, excl, prefixes6), name
         assert got, name
+        if prefixes6 and name in ("synth-300", "synth-20000"):
+            assert any(":" not in ln.split()[0] and "." not in ln.split()[0] for ln in got), name  # IPv6 ones
 
 
 def test_driver_reports_malformed_input(driver: Path, build_dir: Path) -> None:
@@ -121,7 +129,7 @@ def test_every_prefix(driver: Path, dumps: dict[str, Path], mode: str) -> None:
     """-p: plain prefixes (the framing check stops them); -P: the cut message
     is reframed to end at the cut, so the attribute walk meets the cut."""
     for name in ("recorded", "synth-1", "synth-7"):
-        out = run_driver(driver, "-s", "10.0.0.0/8", mode, str(dumps[name]))
+        out = run_driver(driver, "-s", "10.0.0.0/8", "-6", "fd42::/64", mode, str(dumps[name]))
         total, ok = int(out.split()[1]), int(out.split()[3])
         assert total == dumps[name].stat().st_size + 1
         assert 0 < ok < total, out  # whole-message prefixes pass, others mostly fail
@@ -130,7 +138,8 @@ def test_every_prefix(driver: Path, dumps: dict[str, Path], mode: str) -> None:
 def test_random_corruption(driver: Path, dumps: dict[str, Path]) -> None:
     for name, count in (("recorded", 50_000), ("synth-7", 50_000), ("synth-300", 2_000)):
         out = run_driver(
-            driver, "-s", "0.0.0.0/0", "-x", "10.42.0.1", "-c", "1", "-m", str(count), "-r", "7", str(dumps[name])
+            driver, "-s", "0.0.0.0/0", "-x", "10.42.0.1", "-6", "::/0", "-X", "fd42::1", "-c", "1", "-m", str(count),
+            "-r", "7", str(dumps[name])
         )
         assert out.split()[:2] == ["mutations", str(count)]
 

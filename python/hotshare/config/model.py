@@ -67,6 +67,9 @@ class HotspotConfig:
     quota_day: int = 0                     # bytes the whole hotspot may use a day; 0: no quota
     quota_month: int = 0                   # ... a billing month
     client_quotas: tuple[tuple[str, int, str], ...] = ()  # (MAC, bytes, "day" | "month")
+    rate_limit_down: int = 0               # bits/s each client may receive; 0: no limit (plan/ratelimit.py)
+    rate_limit_up: int = 0                 # ... send
+    client_rate_limits: tuple[tuple[str, int, int], ...] = ()  # (MAC, down, up) in place of those; 0: none
     addn_hosts: str = ""                   # -e: an extra hosts file for dnsmasq
     redirect_to_localhost: bool = False    # with -n: every name resolves to the gateway
     hostapd_debug: int = 0                 # hostapd -d (1) or -dd (2)

@@ -257,3 +257,34 @@ def client_quotas(key: str, v: str) -> tuple[tuple[str, int, str], ...]:
                               "list quotas like 6a:02:71:2d:90:f6=500M/day,6a:02:71:2d:90:f7=5G/month")
         out[(who.lower(), period)] = size(key, amount)
     return tuple((mac_, amount_, period_) for (mac_, period_), amount_ in out.items())
+
+
+RATE_UNITS = {"BIT": 1, "KBIT": 10**3, "MBIT": 10**6, "GBIT": 10**9}  # decimal, as tc and operators count
+RATE_RE = re.compile(r"^([0-9]{1,7})(BIT|KBIT|MBIT|GBIT)$")
+RATE_MIN, RATE_MAX = 16_000, 10**10  # below a packet a second the limit means nothing; 10gbit: no board does more
+RATE_FIX = "give bits per second with kbit, mbit or gbit, from 16kbit to 10gbit, e.g. 2mbit or 500kbit"
+
+
+def rate(key: str, v: str) -> int:
+    """A rate like 2mbit or 500kbit -> bits per second."""
+    m = RATE_RE.match(v.strip().upper())
+    if not m or not RATE_MIN <= int(m[1]) * RATE_UNITS[m[2]] <= RATE_MAX:
+        raise ConfigError(key, f"{v!r} is not a rate", RATE_FIX)
+    return int(m[1]) * RATE_UNITS[m[2]]
+
+
+def client_rates(key: str, v: str) -> tuple[tuple[str, int, int], ...]:
+    """``MAC=DOWN/UP,...`` (each a rate or ``none``) -> ((mac, down, up), ...), 0 for none."""
+    out: dict[str, tuple[int, int]] = {}
+    for item in (i.strip() for i in v.split(",")):
+        if not item:
+            continue
+        who, _, limits = item.partition("=")
+        down, slash, up = limits.partition("/")
+        if not MAC_RE.match(who) or not slash or not down or not up:
+            raise ConfigError(key, f"{item!r} is not MAC=DOWN/UP",
+                              "list limits like 6a:02:71:2d:90:f6=1mbit/256kbit,6a:02:71:2d:90:f7=none/none "
+                              "(down/up; none: no limit)")
+        bits = [0 if r.strip().lower() == "none" else rate(key, r) for r in (down, up)]
+        out[who.lower()] = (bits[0], bits[1])
+    return tuple((mac_, down_, up_) for mac_, (down_, up_) in out.items())

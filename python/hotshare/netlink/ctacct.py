@@ -2,7 +2,8 @@
 
 :func:`count_by_client` turns a raw ctnetlink dump (see
 :func:`hotshare.netlink.ctnetlink.dump_raw`) into ``{client address: ClientCounters}``
-for the stations of one IPv4 subnet; :func:`count_live` does the same straight
+for the stations of one IPv4 subnet (and, given ``prefixes6``, of IPv6
+prefixes: the addresses the clients have there); :func:`count_live` does the same straight
 from the kernel, one receive buffer at a time, so its memory does not grow
 with the table.
 
@@ -45,7 +46,7 @@ import os
 import socket
 import struct
 from collections.abc import Iterable
-from ipaddress import IPv4Address, IPv4Network, ip_network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 from typing import Any, NamedTuple
 
 from .core import Buffer
@@ -98,8 +99,21 @@ def available_backends() -> list[str]:
 
 # struct ctacct_client: addr_be, connections, tx_bytes, tx_packets, rx_bytes, rx_packets
 _CLIENT = struct.Struct("=IIQQQQ")
+# struct ctacct_client6: addr[16], connections, pad, tx_bytes, tx_packets, rx_bytes, rx_packets
+_CLIENT6 = struct.Struct("=16sIIQQQQ")
 _PACK_BE32 = struct.Struct(">I").pack
 _ntoa = socket.inet_ntoa
+
+
+def _ntop6(packed: bytes) -> str:
+    return socket.inet_ntop(socket.AF_INET6, packed)
+
+
+def _prefix6(prefix: IPv6Network | str) -> IPv6Network:
+    net = prefix if isinstance(prefix, IPv6Network) else ip_network(prefix)
+    if not isinstance(net, IPv6Network):
+        raise ValueError(f"{prefix}: an IPv6 prefix is needed")
+    return net
 
 
 def _subnet(subnet: IPv4Network | str) -> IPv4Network:
@@ -127,7 +141,9 @@ class ClientAccounting:
 
     ``feed()`` takes whole netlink messages (a dump, or any of its receive
     buffers); ``result()`` can be called at any time.  ``exclude``: addresses
-    of the subnet that are not stations (the router's).  ``backend`` is
+    of the subnet (or of the prefixes) that are not stations (the router's).
+    ``prefixes6``: the clients' IPv6 prefixes; without them IPv6 entries are
+    not counted.  ``backend`` is
     ``"c"``, ``"python"`` or None for the default (:func:`backend`).
     """
 
@@ -135,13 +151,20 @@ class ClientAccounting:
         self,
         subnet: IPv4Network | str,
         *,
-        exclude: Iterable[IPv4Address | str] = (),
+        exclude: Iterable[IPv4Address | IPv6Address | str] = (),
+        prefixes6: Iterable[IPv6Network | str] = (),
         backend: str | None = None,
     ) -> None:
         self.subnet = _subnet(subnet)
         self._net = int(self.subnet.network_address)
         self._mask = int(self.subnet.netmask)
-        self._exclude = frozenset(int(IPv4Address(a)) for a in exclude)
+        excluded = [ip_address(a) for a in exclude]
+        self._exclude = frozenset(int(a) for a in excluded if a.version == 4)
+        self.prefixes6 = tuple(_prefix6(p) for p in prefixes6)
+        exclude6 = sorted({int(a) for a in excluded if a.version == 6})
+        self._acc6: dict[int, list[int]] = {}
+        self._v6 = ((tuple((int(n.network_address), int(n.netmask)) for n in self.prefixes6),
+                     frozenset(exclude6), self._acc6) if self.prefixes6 else None)
         if backend is None:
             backend = "c" if _cext is not None else "python"
         if backend == "c":
@@ -160,6 +183,16 @@ class ClientAccounting:
             excl = sorted(self._exclude)
             self._excl = ffi.new("uint32_t[]", [socket.htonl(a) for a in excl]) if excl else ffi.NULL
             self._n_excl = len(excl)
+            if self.prefixes6:
+                self._cap6 = 16
+                self._table6 = ffi.new("struct ctacct_client6[]", self._cap6)
+                self._n_used6 = ffi.new("size_t *")
+                self._prefixes_c = ffi.new("uint8_t[]", b"".join(n.network_address.packed + n.netmask.packed
+                                                                 for n in self.prefixes6))
+                self._n_prefixes = len(self.prefixes6)
+                packed = b"".join(a.to_bytes(16, "big") for a in exclude6)
+                self._excl6 = ffi.new("uint8_t[]", packed) if packed else ffi.NULL
+                self._n_excl6 = len(exclude6)
         elif backend != "python":
             raise ValueError(f"unknown accounting backend {backend!r}")
         self.backend = backend
@@ -168,32 +201,29 @@ class ClientAccounting:
     def feed(self, buf: Buffer) -> None:
         """Add the entries of buf; ConntrackParseError if it is malformed."""
         if self.backend == "python":
-            count_into(buf, self._net, self._mask, self._exclude, self._acc)
+            count_into(buf, self._net, self._mask, self._exclude, self._acc, self._v6)
             return
-        ffi, lib = _cext.ffi, _cext.lib
-        data = ffi.from_buffer("uint8_t[]", buf)
-        total = len(buf)
+        lib = _cext.lib
+        data = _cext.ffi.from_buffer("uint8_t[]", buf)
+        self._feed_c(data, len(buf), lambda d, n: lib.ctacct_count(
+            d, n, self._net_be, self._mask_be, self._excl, self._n_excl, self._table, self._cap, self._n_used,
+            self._err_off), self._grow)
+        if self.prefixes6:  # a second walk, for the IPv6 entries
+            self._feed_c(data, len(buf), lambda d, n: lib.ctacct_count6(
+                d, n, self._prefixes_c, self._n_prefixes, self._excl6, self._n_excl6, self._table6, self._cap6,
+                self._n_used6, self._err_off), self._grow6)
+
+    def _feed_c(self, data: Any, total: int, count: Any, grow: Any) -> None:
         off = 0
         while True:
-            rc = lib.ctacct_count(
-                data + off,
-                total - off,
-                self._net_be,
-                self._mask_be,
-                self._excl,
-                self._n_excl,
-                self._table,
-                self._cap,
-                self._n_used,
-                self._err_off,
-            )
+            rc = count(data + off, total - off)
             if rc == 0:
                 return
             if rc != E_NOSPC:
                 raise ConntrackParseError(off + self._err_off[0], rc)
             # Everything before err_off is counted: grow and carry on there.
             off += self._err_off[0]
-            self._grow()
+            grow()
 
     def _grow(self) -> None:
         ffi, lib = _cext.ffi, _cext.lib
@@ -203,8 +233,36 @@ class ClientAccounting:
             raise MemoryError("ctacct_rehash failed")
         self._table, self._cap = table, cap
 
+    def _grow6(self) -> None:
+        ffi, lib = _cext.ffi, _cext.lib
+        cap = self._cap6 * 4
+        table = ffi.new("struct ctacct_client6[]", cap)
+        if lib.ctacct_rehash6(self._table6, self._cap6, table, cap, self._n_used6) != 0:
+            raise MemoryError("ctacct_rehash6 failed")
+        self._table6, self._cap6 = table, cap
+
     def result(self) -> dict[str, ClientCounters]:
-        """{address: ClientCounters}, in address order."""
+        """{address: ClientCounters}: IPv4 addresses in order, then IPv6 ones."""
+        return {**self._result4(), **self._result6()}
+
+    def _result6(self) -> dict[str, ClientCounters]:
+        make = tuple.__new__
+        if not self.prefixes6:
+            return {}
+        ntop = _ntop6  # the kernel's spelling (inet_ntop), as the neighbour table gives it
+        if self.backend == "python":
+            return {ntop(addr.to_bytes(16, "big")): make(ClientCounters, (c[0] & U64, c[1] & U64, c[2] & U64,
+                                                                           c[3] & U64, min(c[4], U32)))
+                    for addr, c in sorted(self._acc6.items())}
+        ffi, lib = _cext.ffi, _cext.lib
+        size = _CLIENT6.size
+        copy = ffi.new("struct ctacct_client6[]", self._cap6)
+        ffi.memmove(copy, self._table6, size * self._cap6)
+        n = lib.ctacct_compact6(copy, self._cap6)
+        rows = sorted(_CLIENT6.iter_unpack(ffi.buffer(copy, n * size)))
+        return {ntop(c[0]): make(ClientCounters, (c[3], c[4], c[5], c[6], c[1])) for c in rows}
+
+    def _result4(self) -> dict[str, ClientCounters]:
         make = tuple.__new__  # ClientCounters(*values) minus the Python-level __new__
         if self.backend == "python":
             return {
@@ -227,7 +285,8 @@ def count_by_client(
     buf: Buffer,
     subnet: IPv4Network | str,
     *,
-    exclude: Iterable[IPv4Address | str] = (),
+    exclude: Iterable[IPv4Address | IPv6Address | str] = (),
+    prefixes6: Iterable[IPv6Network | str] = (),
     backend: str | None = None,
 ) -> dict[str, ClientCounters]:
     """Per-client counters of the stations of subnet in a raw dump.
@@ -238,7 +297,7 @@ def count_by_client(
     Raises :class:`hotshare.netlink.ctparse.ConntrackParseError` (a ValueError)
     on malformed input, with the same message from either backend.
     """
-    acc = ClientAccounting(subnet, exclude=exclude, backend=backend)
+    acc = ClientAccounting(subnet, exclude=exclude, prefixes6=prefixes6, backend=backend)
     acc.feed(buf)
     return acc.result()
 
@@ -247,11 +306,12 @@ def count_chunks(
     chunks: Iterable[Buffer],
     subnet: IPv4Network | str,
     *,
-    exclude: Iterable[IPv4Address | str] = (),
+    exclude: Iterable[IPv4Address | IPv6Address | str] = (),
+    prefixes6: Iterable[IPv6Network | str] = (),
     backend: str | None = None,
 ) -> dict[str, ClientCounters]:
     """count_by_client over a dump that comes in pieces of whole messages."""
-    acc = ClientAccounting(subnet, exclude=exclude, backend=backend)
+    acc = ClientAccounting(subnet, exclude=exclude, prefixes6=prefixes6, backend=backend)
     for chunk in chunks:
         acc.feed(chunk)
     return acc.result()
@@ -260,13 +320,17 @@ def count_chunks(
 def count_live(
     subnet: IPv4Network | str,
     *,
-    exclude: Iterable[IPv4Address | str] = (),
+    exclude: Iterable[IPv4Address | IPv6Address | str] = (),
+    prefixes6: Iterable[IPv6Network | str] = (),
     backend: str | None = None,
 ) -> dict[str, ClientCounters]:
-    """Dump the IPv4 conntrack table and count it, one receive buffer at a
-    time: the memory used does not depend on the size of the table."""
+    """Dump the IPv4 conntrack table (and the IPv6 one, given ``prefixes6``)
+    and count it, one receive buffer at a time: the memory used does not
+    depend on the size of the table."""
+    family = socket.AF_UNSPEC if prefixes6 else socket.AF_INET
     with CtnetlinkSocket() as sock:
-        return count_chunks(sock.iter_dump_chunks(socket.AF_INET), subnet, exclude=exclude, backend=backend)
+        return count_chunks(sock.iter_dump_chunks(family), subnet, exclude=exclude, prefixes6=prefixes6,
+                            backend=backend)
 
 
 __all__ = [

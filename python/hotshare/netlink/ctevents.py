@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterable, Iterator
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 from .core import RECV_BUFSIZE, NetlinkSocket
 from .ctacct import ClientAccounting, ClientCounters
@@ -101,13 +101,14 @@ def iter_zeroing_dump(sock: NetlinkSocket, family: int = socket.AF_INET) -> Iter
 
 
 def collect_live(
-    subnet: IPv4Network | str, *, exclude: Iterable[IPv4Address | str] = (), backend: str | None = None
+    subnet: IPv4Network | str, *, exclude: Iterable[IPv4Address | IPv6Address | str] = (),
+    prefixes6: Iterable[IPv6Network | str] = (), backend: str | None = None
 ) -> Counts:
-    """Per-client counters of the live IPv4 entries since they were last
-    zeroed, zeroing them."""
-    acc = ClientAccounting(subnet, exclude=exclude, backend=backend)
+    """Per-client counters of the live IPv4 entries (and IPv6 ones, given
+    ``prefixes6``) since they were last zeroed, zeroing them."""
+    acc = ClientAccounting(subnet, exclude=exclude, prefixes6=prefixes6, backend=backend)
     with NetlinkSocket(NETLINK_NETFILTER, timeout=10.0) as sock:
-        for chunk in iter_zeroing_dump(sock):
+        for chunk in iter_zeroing_dump(sock, socket.AF_UNSPEC if acc.prefixes6 else socket.AF_INET):
             acc.feed(chunk)
     return acc.result()
 

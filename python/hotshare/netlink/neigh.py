@@ -61,27 +61,28 @@ def present(ifindex: int) -> dict[str, str]:
     return {mac: ip for ip, mac in addresses(ifindex)}
 
 
-def by_address(ifindex: int) -> dict[str, str]:
-    """{IPv4 address: MAC} of the neighbours on ``ifindex`` that are there."""
-    return dict(addresses(ifindex))
+def by_address(ifindex: int, family: int = socket.AF_INET) -> dict[str, str]:
+    """{address: MAC} of the neighbours on ``ifindex`` that are there (IPv4, or ``family``'s)."""
+    return dict(addresses(ifindex, family))
 
 
-def addresses(ifindex: int) -> list[tuple[str, str]]:
-    """(IPv4 address, MAC) of the neighbours on ``ifindex`` that are there."""
+def addresses(ifindex: int, family: int = socket.AF_INET) -> list[tuple[str, str]]:
+    """(address, MAC) of the neighbours on ``ifindex`` that are there (IPv4, or ``family``'s)."""
     out: list[tuple[str, str]] = []
+    want = 16 if family == socket.AF_INET6 else 4
     with RtnlSocket() as s:
-        for chunk in s.dump(RTM_GETNEIGH, NDMSG.pack(socket.AF_INET, ifindex, 0, 0, 0), "neighbour dump"):
+        for chunk in s.dump(RTM_GETNEIGH, NDMSG.pack(family, ifindex, 0, 0, 0), "neighbour dump"):
             for off, mlen, mtype, _flags, _seq in iter_messages(chunk):
                 if mtype != RTM_NEWNEIGH:
                     continue
                 body = off + NLMSG_HDRLEN
-                family, index, state, _f, _t = NDMSG.unpack_from(chunk, body)
-                if family != socket.AF_INET or index != ifindex or not state & PRESENT:
+                fam, index, state, _f, _t = NDMSG.unpack_from(chunk, body)
+                if fam != family or index != ifindex or not state & PRESENT:
                     continue
                 ip = mac = ""
                 for kind, aoff, size in iter_attrs(chunk, body + NDMSG.size, off + mlen):
-                    if kind == NDA_DST and size == 4:
-                        ip = socket.inet_ntoa(bytes(chunk[aoff:aoff + 4]))
+                    if kind == NDA_DST and size == want:
+                        ip = socket.inet_ntop(family, bytes(chunk[aoff:aoff + want]))
                     elif kind == NDA_LLADDR and size == 6:
                         mac = ":".join(f"{b:02x}" for b in bytes(chunk[aoff:aoff + 6]))
                 if ip and mac:

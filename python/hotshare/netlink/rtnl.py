@@ -187,6 +187,14 @@ class RtnlSocket(NetlinkSocket):
         return Snapshot(tuple(links), tuple(addrs), tuple(routes), tuple(addrs6))
 
 
+def addresses6() -> list[Address6]:
+    """Every IPv6 address of the board now (Address6.ifname is the index
+    as text: the caller compares indexes)."""
+    with RtnlSocket() as s:
+        return [a for m in s._bodies(RTM_GETADDR, IFADDRMSG.pack(socket.AF_INET6, 0, 0, 0, 0), RTM_NEWADDR)
+                if (a := parse_addr6(*m, {}))]
+
+
 def snapshot() -> Snapshot:
     """Links, IPv4 and IPv6 addresses and IPv4 unicast routes, read on a fresh socket."""
     with RtnlSocket() as s:

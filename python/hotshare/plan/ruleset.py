@@ -12,6 +12,9 @@ from string import Template
 
 from .ipv6 import ula_prefix
 from .plan import Plan
+from .ratelimit import offload_match
+from .ratelimit import rules as rate_rules
+from .ratelimit import sets as rate_sets
 
 # A software flowtable: established connections between these devices skip
 # the forward path (kernels with CONFIG_NFT_FLOW_OFFLOAD). `counter` keeps
@@ -23,7 +26,7 @@ FLOWTABLE = Template("""
 		counter
 	}
 """)
-OFFLOAD = Template("""\t\tiifname "$ap" oifname @uplinks ip saddr $subnet meta l4proto { tcp, udp } \
+OFFLOAD = Template("""\t\tiifname "$ap" oifname @uplinks ip saddr $subnet ${clients}meta l4proto { tcp, udp } \
 ct state established flow add @fastpath
 """)
 
@@ -82,10 +85,13 @@ def nft_ruleset(plan: Plan, uplinks: tuple[str, ...] | None = None, fastpath: tu
     (the caller falls back to none when the kernel refuses it)."""
     ap, net = plan.cfg.wifi_iface, plan.subnet
     uplinks = plan.uplinks if uplinks is None else uplinks
+    offload_clients = offload_match(plan.cfg)  # None: rate limits keep every client's flows off it
     values = {"ap": ap, "table": plan.table, "subnet": str(net), "gateway": str(plan.gateway.ip),
               "uplink_elements": f"\t\telements = {{ {_names(uplinks)} }}\n" if uplinks else "",
               "flowtable": FLOWTABLE.substitute(devices=_names(fastpath)) if fastpath else "",
-              "offload": OFFLOAD.substitute(ap=ap, subnet=net) if fastpath else "",
+              "offload": (OFFLOAD.substitute(ap=ap, subnet=net, clients=offload_clients)
+                          if fastpath and offload_clients is not None else ""),
+              "rate_sets": rate_sets(plan.cfg), "rate_limits": rate_rules(plan.cfg),
               "client_services": _services(plan),
               "forward6": (FORWARD6.substitute(ap=ap) + (CLIENT_TO_CLIENT6.substitute(ap=ap)
                                                           if not plan.cfg.isolate_clients else "")

@@ -38,6 +38,10 @@ class ClientTracking:
         self.metering: Metering | None = None
         self.quotas: Quotas | None = None
 
+    def follow_ipv6(self) -> None:
+        if self.metering:
+            self.metering.follow_ipv6()
+
     def start_metering(self) -> None:
         """Per-client totals from conntrack (NAT only: a bridge's clients
         are not tracked by the board)."""

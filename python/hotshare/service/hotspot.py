@@ -356,6 +356,7 @@ class Hotspot(Supervisor):
         """The IPv6 addresses changed (the uplink's prefix came, went or changed)."""
         if self.relay6:
             self.relay6.follow(ipv6_mode(self.cfg, rtnl.snapshot(), self.best_uplink))
+            self.clients.follow_ipv6()   # usage: the clients' prefixes
 
     # -- stop ----------------------------------------------------------------
 

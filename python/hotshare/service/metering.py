@@ -13,6 +13,13 @@ dump found nothing flowing, no timer is left armed: an idle hotspot is not
 woken.  A connection that starts after that is seen at the latest when its
 first neighbour ends (a DNS lookup's UDP entry goes 30 s after it) -- or,
 if it is the only one, when it ends.
+
+IPv6: a client's IPv6 entries are counted when its address is in one of the
+AP interface's prefixes (the relayed /64 or the NAT66 ULA one) and is none
+of the board's own addresses (the uplink's SLAAC address is in the relayed
+/64 too); :meth:`Metering.follow_ipv6` reads them again when the board's
+IPv6 addresses change.  An address maps to its MAC through the AP's
+neighbour table, as an IPv4 one does.
 """
 
 from __future__ import annotations
@@ -23,9 +30,9 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
-from ipaddress import IPv4Address, IPv4Network
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from ..netlink import ctevents, neigh
+from ..netlink import ctevents, neigh, rtnl
 from ..netlink.ctacct import ClientAccounting, ClientCounters
 from .usage import Ledger
 
@@ -50,6 +57,8 @@ class Metering:
         self.events: ctevents.DestroyEvents | None = None
         self._mac_of: dict[str, str] = {}
         self._timer_armed = False
+        self._prefixes6: tuple[IPv6Network, ...] = ()   # the AP's IPv6 prefixes: its clients' addresses
+        self._board6: tuple[IPv6Address, ...] = ()      # the board's own addresses in them
         self.on_added: Callable[[], None] | None = None  # quotas, events: after each addition
 
     # -- life ----------------------------------------------------------------
@@ -60,6 +69,7 @@ class Metering:
         # with quotas, new connections wake it too: traffic has started, look at it soon
         self.events = ctevents.DestroyEvents(new=self.interval < SAVE_INTERVAL)
         sel.register(self.events, selectors.EVENT_READ, self._on_events)
+        self._read_ipv6()
         self._collect_live()
         self.save()
 
@@ -83,7 +93,26 @@ class Metering:
     # -- counting ------------------------------------------------------------
 
     def _accounting(self) -> ClientAccounting:
-        return ClientAccounting(self.subnet, exclude=[self.gateway])
+        return ClientAccounting(self.subnet, exclude=[self.gateway, *self._board6], prefixes6=self._prefixes6)
+
+    def follow_ipv6(self) -> None:
+        """The board's IPv6 addresses changed: what has been read so far
+        with the old prefixes, then the new ones."""
+        if self.events is None:
+            return
+        self._on_events()
+        self._read_ipv6()
+
+    def _read_ipv6(self) -> None:
+        try:
+            index = socket.if_nametoindex(self.ap)
+            mine = [a for a in rtnl.addresses6() if not a.interface.ip.is_link_local]
+        except OSError as e:
+            log.warning("usage: cannot read the IPv6 addresses (%s): IPv6 traffic is not counted", e)
+            return
+        self._prefixes6 = tuple(sorted({a.interface.network for a in mine if a.index == index}))
+        self._board6 = tuple(sorted({a.interface.ip for a in mine
+                                     if any(a.interface.ip in p for p in self._prefixes6)}))
 
     def _on_events(self) -> None:
         assert self.events is not None
@@ -98,7 +127,8 @@ class Metering:
                         self.events.dropped)
 
     def _collect_live(self) -> int:
-        return self._add(ctevents.collect_live(self.subnet, exclude=[self.gateway]))
+        return self._add(ctevents.collect_live(self.subnet, exclude=[self.gateway, *self._board6],
+                                               prefixes6=self._prefixes6))
 
     def _add(self, counts: dict[str, ClientCounters]) -> int:
         if any(a not in self._mac_of for a in counts):
@@ -158,7 +188,10 @@ class Metering:
         except OSError:
             pass
         try:
-            mac_of.update(neigh.by_address(socket.if_nametoindex(self.ap)))
+            index = socket.if_nametoindex(self.ap)
+            mac_of.update(neigh.by_address(index))
+            if self._prefixes6:  # spelled by inet_ntop, as the counts are
+                mac_of.update(neigh.by_address(index, socket.AF_INET6))
         except OSError:
             pass
         self._mac_of.update(mac_of)
