@@ -396,11 +396,51 @@ def keeps_passphrase() -> str:
     return "same passphrase as on the first boot"
 
 
+BLOB = "http://www.example.test/cgi-bin/blob"  # 512 KiB
+BLOB_BITS = 524288 * 8
+RATE_LIMIT = 2_000_000  # RATE_LIMIT_DOWN=2mbit
+
+
+def _download_rate() -> float:
+    """The phone's download rate of BLOB, in bits per second."""
+    assert phone is not None
+    t = time.monotonic()
+    size = len(phone.http_get(BLOB, timeout=60))
+    took = time.monotonic() - t
+    assert size == BLOB_BITS // 8, f"got {size} bytes"
+    return BLOB_BITS / took
+
+
+@check("rate-limit-down")
+def rate_limit() -> str:
+    """RATE_LIMIT_DOWN in the board's kernel (CONFIG_NFT_LIMIT): the table
+    loads, the phone's download keeps to the limit, and without the key the
+    same download is faster (so the limit, not the guest, is what slowed it)."""
+    assert phone is not None
+    free = _download_rate()
+    conf = Path(CONF)
+    shipped = conf.read_text()
+    try:
+        conf.write_text(shipped + "RATE_LIMIT_DOWN=2mbit\n")
+        proc = sh(INIT, "restart")
+        assert proc.returncode == 0 and proc.stdout.count("OK") >= 2, proc.stdout + proc.stderr
+        phone.wait_connected(60)
+        phone.dhcp(timeout=40)
+        limited = _download_rate()
+    finally:
+        conf.write_text(shipped)
+        sh(INIT, "restart")
+    assert limited <= RATE_LIMIT * 1.3, f"{limited / 1e6:.2f} Mbit/s with a 2 Mbit/s limit"
+    assert free > limited * 1.5, f"without the limit {free / 1e6:.2f} Mbit/s, with it {limited / 1e6:.2f}"
+    return f"{limited / 1e6:.2f} Mbit/s with RATE_LIMIT_DOWN=2mbit, {free / 1e6:.2f} without"
+
+
 BOOT1 = [firstboot_passphrase, up_at_boot, modem_at_boot, board_resolver, start_with_usb0, phone_joins, phone_lease,
          phone_dns, phone_http, clients, cffi_helper, doctor, init_stop, create_ap_name, init_start, init_restart,
          online_again, regdomain]  # fmt: skip
 # memory: S99lab's snapshot is the hotspot's only when it came up at boot
-BOOT2 = [keeps_passphrase, up_at_boot, modem_at_boot, uplink_metrics, memory, phone_joins, phone_lease, phone_http]
+BOOT2 = [keeps_passphrase, up_at_boot, modem_at_boot, uplink_metrics, memory, phone_joins, phone_lease, phone_http,
+         rate_limit]  # fmt: skip
 # The image's nft as Buildroot builds it (lab.nft=nojson unless the tree
 # selects BR2_PACKAGE_NFTABLES_JSON): the rest only once the hotspot is up.
 BOOT_BR_NFT = [up_at_boot, phone_joins, phone_lease, phone_http, init_stop]
