@@ -17,6 +17,9 @@ and kinds; ``version`` changes only when a field changes meaning):
 * ``client_joined`` / ``client_left`` ``mac`` (hostapd's station events);
 * ``dhcp_lease`` ``mac``, ``ip``, ``hostname`` (dnsmasq's DHCPACK);
 * ``uplink_changed`` ``old``, ``new`` (interface names, "" for none);
+* ``uplink_dead`` ``uplink``, ``reason`` (HEALTH_CHECK declared its data
+  dead); ``uplink_back`` ``uplink``, ``reason``, ``dead_seconds`` (alive
+  again after its up count, and how long it was dead);
 * ``quota_reached`` ``scope`` ("hotspot" or a MAC), ``period``, ``bytes``,
   ``limit``.
 
