@@ -58,6 +58,7 @@ class EventBus:
     def __init__(self, path: str, iface: str, sel: selectors.BaseSelector) -> None:
         self.path, self.iface, self._sel = path, iface, sel
         self.on_command: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.listeners: list[Callable[[bytes], None]] = []  # each message, as sent (MQTT)
         self.server: socket.socket | None = None
         self.readers: list[socket.socket] = []
         self.hello = b""
@@ -134,6 +135,8 @@ class EventBus:
 
     def emit(self, kind: str, **fields: Any) -> None:
         data = message(kind, self.iface, **fields)
+        for listener in self.listeners:
+            listener(data)
         for conn in list(self.readers):
             self._send(conn, data)
 

@@ -255,6 +255,7 @@ class Hotspot(Supervisor):
         self._setup_signals()
         self.bus.open(message("daemon_started", self.cfg.wifi_iface, pid=os.getpid(),
                                         started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+        self.clients.open_mqtt(self.journal)
         groups = rtnl.RTMGRP_LINK | rtnl.RTMGRP_IPV4_IFADDR | rtnl.RTMGRP_IPV4_ROUTE
         self.rtnl = rtnl.RtnlSocket(groups)
         self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
