@@ -22,7 +22,7 @@ import pytest
 from board import UDHCPC_SCRIPT, WEB, Board
 from conftest import _skip_reason
 from lab.mqtt import Broker
-from lab.proc import wait_until
+from lab.proc import run, wait_until
 
 TOPIC = "fleet/board-17"
 PASSWORD = "s3cret-board-password"
@@ -158,3 +158,20 @@ def test_a_wrong_password_is_one_clear_log_line_and_the_hotspot_runs_on(board: B
     assert "waiting for" in mqtt_status(board)
     assert received(broker) == []
     assert "wrong-pass-7c1" not in log.read_text()
+
+
+def test_a_broker_whose_certificate_the_ca_did_not_sign_gets_nothing(board: Board, broker: Broker,
+                                                                     tmp_path: Path) -> None:
+    other = tmp_path / "other-ca"
+    other.mkdir()
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(other / "ca.key"), "-out", str(other / "ca.crt"), "-days", "2", "-subj", "/CN=another CA"])
+    log = board.rundir / "hotshare.log"
+    board.up("--config", str(config(tmp_path, broker, MQTT_TLS=str(other / "ca.crt"))), "--logfile", str(log))
+    wait_until(lambda: "MQTT: broker" in log.read_text(), 15, interval=0.1, what="the TLS failure logged")
+    line = next(ln for ln in log.read_text().splitlines() if "MQTT: broker" in ln)
+    assert "TLS: its certificate is not trusted (self-signed certificate in certificate chain; check MQTT_TLS)" \
+        in line, line
+    lease(board, "phone-1")
+    assert board.status()["running"] and "waiting for" in mqtt_status(board)
+    assert received(broker) == []

@@ -221,8 +221,11 @@ class MqttPublisher:
         except ssl.SSLWantWriteError:
             self.sel.modify(self.sock, selectors.EVENT_WRITE, self._on_tls)
             return
+        except ssl.SSLCertVerificationError as e:
+            self._failed(f"TLS: its certificate is not trusted ({e.verify_message}; check MQTT_TLS)")
+            return
         except (ssl.SSLError, OSError) as e:
-            self._failed(f"TLS: {getattr(e, 'verify_message', '') or e}")
+            self._failed(f"TLS: {e}")
             return
         self._start_mqtt()
 
