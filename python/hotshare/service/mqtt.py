@@ -65,7 +65,7 @@ class MqttPublisher:
         self.usage, self.report, self.iface = usage, report, iface
         self.queue: deque[_Message] = deque()
         self.inflight: dict[int, _Message] = {}
-        self.dropped = self.published = 0
+        self.dropped = 0
         self.client: Any = None         # paho's, for one connection
         self.sock: Any = None           # ours while connecting, then paho's
         self.connected = False
@@ -151,7 +151,6 @@ class MqttPublisher:
     def _on_publish(self, _client: Any, _userdata: Any, mid: int, *_: Any) -> None:
         msg = self.inflight.pop(mid, None)
         if msg is not None:
-            self.published += 1
             try:
                 self.queue.remove(msg)
             except ValueError:
