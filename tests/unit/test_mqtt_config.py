@@ -97,3 +97,19 @@ def test_the_service_loads_paho_only_for_mqtt() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO / "python")}).stdout
     assert out.strip() == "False"
+
+
+
+def test_without_paho_up_refuses_mqtt_before_anything_changes(tmp_path: Path) -> None:
+    """`up` looks for paho without importing it; without it (a python with the
+    standard library alone, as an image without BR2_PACKAGE_HOTSHARE_MQTT),
+    one line naming MQTT_BROKER, exit 2, even for --dry-run."""
+    bare = "/usr/bin/python3"
+    if subprocess.run([bare, "-c", "import paho"], capture_output=True).returncode == 0:
+        pytest.skip(f"{bare} has paho-mqtt: no python without it here")
+    conf = tmp_path / "c.conf"
+    conf.write_text("MQTT_BROKER=10.0.0.5\n")
+    proc = subprocess.run([bare, "-m", "hotshare", "up", "--dry-run", "--config", str(conf), "lan0", "ppp0"],
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO / "python")})
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "MQTT_BROKER: needs paho-mqtt" in proc.stderr and "BR2_PACKAGE_HOTSHARE_MQTT" in proc.stderr
