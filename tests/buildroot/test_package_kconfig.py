@@ -227,3 +227,11 @@ def test_evaluate_dependencies() -> None:
     assert brs.evaluate("A != n", true)
     assert not brs.evaluate('A = "arm"', true)
     assert brs.evaluate("y", set())
+
+
+def test_mqtt_is_an_option_of_the_package_off_by_default_selecting_paho(kconf: kconfiglib.Kconfig) -> None:
+    sym = kconf.syms["BR2_PACKAGE_HOTSHARE_MQTT"]
+    assert sym.orig_type == kconfiglib.BOOL and sym.str_value == "n"   # the defconfig is loaded
+    assert "BR2_PACKAGE_HOTSHARE" in kconfiglib.expr_str(sym.direct_dep)
+    assert {"BR2_PACKAGE_PYTHON_PAHO_MQTT", "BR2_PACKAGE_PYTHON3_SSL"} <= set(
+        brs.selects(kconf, REPO)["BR2_PACKAGE_HOTSHARE_MQTT"])

@@ -4,7 +4,8 @@ HEALTH_CHECK on, hotshare declares it dead, the phone's new connections
 leave by usb0 (as the web server sees them), ``status --json`` says why,
 and ppp0 comes back after its up count once data flows again. Replies that
 conntrack already sees spare the probes: with traffic flowing none is sent
-(counted at the target)."""
+(counted at the target). The event stream says when ppp0 went dead and
+came back (`uplink_dead`, `uplink_back` with how long it was dead)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ import pytest
 from board import USB0, WEB, Board, Uplink
 from conftest import _skip_reason
 from lab.proc import wait_until
+from test_events import next_event
 
 # ppp0 through a modem namespace (lab/cellular.py), usb0 a tethered phone's link
 CELLULAR = Uplink("ppp0", "10.64.0.2/24", "10.64.0.1", 250, "hs-inet", "isp0", path_mtu=1400)
@@ -58,6 +61,20 @@ def health(b: Board, uplink: str) -> dict[str, object]:
     return dict((b.status().get("uplinks") or {}).get(uplink) or {})  # type: ignore[attr-defined]
 
 
+def events_reader(b: Board) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(["ip", "netns", "exec", "hs-board", sys.executable, "-m", "hotshare", "events",
+                             "lan0", "--json"], env=b.env(), stdout=subprocess.PIPE, bufsize=0)
+
+
+def next_of(reader: subprocess.Popen[bytes], kinds: tuple[str, ...], timeout: float = 15.0) -> dict[str, object]:
+    """The reader's next event of one of ``kinds`` (others skipped)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ev = next_event(reader, max(0.1, deadline - time.monotonic()))
+        if ev["event"] in kinds:
+            return ev
+
+
 def echo_requests(b: Board) -> int:
     out = b.internets["ppp0"].run(["nft", "list", "counter", "inet", "probes", "echo"]).stdout
     return int(re.search(r"packets (\d+)", out).group(1))  # type: ignore[union-attr]
@@ -69,6 +86,8 @@ def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_pa
     lab.dhcp()
     assert lab.fetch() == CELLULAR.board_ip
     wait_until(lambda: health(lab, "ppp0").get("health") == "alive", 10, interval=0.2, what="ppp0 alive")
+    reader = events_reader(lab)
+    assert next_event(reader)["event"] == "daemon_started"
 
     lab.modems["ppp0"].data(False)                  # the session dies; link, address, route stay
     t0 = time.monotonic()
@@ -84,6 +103,9 @@ def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_pa
     assert "0.0.0.0/1 via 192.168.43.1 dev usb0" in routes
     out = lab.board.run(["conntrack", "-L", "-f", "ipv4", "--reply-dst", CELLULAR.board_ip], check=False).stdout
     assert "192.168.12." not in out                 # the phone's flows pinned to ppp0 were flushed
+    dead = next_of(reader, ("uplink_dead", "uplink_back"), timeout=5)
+    assert (dead["event"], dead["uplink"]) == ("uplink_dead", "ppp0") and "probe rounds in a row" in str(
+        dead["reason"]), dead
     # dead for HEALTH_RECOVERY_AFTER: the recovery command runs (once; logged)
     wait_until(redialled.exists, 15, interval=0.2, what="the recovery command")
     ran_after = redialled.stat().st_mtime - float(health(lab, "ppp0")["dead_since"])  # type: ignore[arg-type]
@@ -94,6 +116,11 @@ def test_an_uplink_whose_data_dies_is_left_out_and_comes_back(lab: Board, tmp_pa
     wait_until(lambda: health(lab, "ppp0").get("health") == "alive", 30, interval=0.2, what="ppp0 back")
     back = time.monotonic() - t1
     print(f"back after {back:.1f} s")
+    came = next_of(reader, ("uplink_dead", "uplink_back"), timeout=5)
+    assert (came["event"], came["uplink"]) == ("uplink_back", "ppp0"), came
+    dead_for = time.monotonic() - t0      # from the session's death: detection (< DETECT_LIMIT) to back
+    assert dead_for - DETECT_LIMIT - 1 < float(came["dead_seconds"]) <= dead_for, (came, dead_for)  # type: ignore[arg-type]
+    reader.kill()
     assert back >= 2 * 3, f"back after {back:.1f} s: before its up count of 3 good rounds"
     lab.wait_fetch(CELLULAR.board_ip, timeout=5)
     assert "0.0.0.0/1" not in lab.board.ip("route", "show")

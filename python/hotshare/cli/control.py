@@ -222,7 +222,8 @@ def dispatch(ns: argparse.Namespace) -> int:
                   f"gateway {info.get('gateway')}"
                   + (f", AP {ap.get('state')} on channel {ap.get('channel')}, {ap.get('num_sta')} station(s)"
                      if ap else "")
-                  + (f"\n  IPv6 {info['ipv6']}" if info.get("ipv6") else ""))
+                  + (f"\n  IPv6 {info['ipv6']}" if info.get("ipv6") else "")
+                  + (f"\n  MQTT {info['mqtt']}" if info.get("mqtt") else ""))
             for name, h in (info.get("uplinks") or {}).items():  # type: ignore[attr-defined]
                 print(f"  uplink {name}: {h.get('health')} ({h.get('reason')})")
         else:

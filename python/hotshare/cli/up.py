@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import json
 import logging
 import logging.handlers
@@ -77,6 +78,9 @@ def cmd_up(ns: argparse.Namespace) -> int:
         print(f"wrote {ns.mkconfig}")
         return EXIT_OK
     cfg = from_mapping(raw)
+    if cfg.mqtt.enabled and importlib.util.find_spec("paho") is None:   # found, not imported
+        raise ConfigError("MQTT_BROKER", "needs paho-mqtt, which is not installed",
+                          "build the image with BR2_PACKAGE_HOTSHARE_MQTT (pip install paho-mqtt), or unset it")
     daemon = ns.daemon or cfg.daemonize
     setup_logging(ns.verbose, to_syslog=False)
     if ns.dry_run:

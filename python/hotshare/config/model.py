@@ -7,6 +7,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from .health import HealthConfig
+from .mqtt import MqttConfig
 
 # pppd's usepeerdns writes /etc/ppp/resolv.conf (some distributions patch it to
 # /var/run/ppp/resolv.conf); /etc/resolv.conf's "nameserver IP # IFACE" lines
@@ -76,6 +77,7 @@ class HotspotConfig:
     daemon_pidfile: str = ""               # --daemon: the daemon's pid, removed on exit
     daemon_logfile: str = ""               # --daemon: its log, instead of syslog
     ipv6: str = "auto"                     # auto: relay the uplink's /64 when it has one; off; nat66
+    mqtt: MqttConfig = field(default_factory=MqttConfig)  # MQTT_*: config/mqtt.py
 
     @property
     def band_channel(self) -> int:
@@ -90,6 +92,7 @@ class HotspotConfig:
         h = self.health
         out["health"] = {**dataclasses.asdict(h), "targets": [f"{ip}:{port}" if port else str(ip)
                                                               for ip, port in h.targets]}
+        out["mqtt"] = {**dataclasses.asdict(self.mqtt), "password": "********" if self.mqtt.password else ""}
         return {k: (str(v) if isinstance(v, ipaddress.IPv4Address) else
                     ["@".join(str(y) for y in x if y) if isinstance(x, tuple) else str(x) for x in v]
                     if isinstance(v, tuple) else v)

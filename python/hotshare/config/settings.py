@@ -16,6 +16,7 @@ from ..errors import ConfigError
 from .health import health_from_mapping
 from .keys import KNOWN_KEYS
 from .model import LINK_DNS_FILES_TEXT, HotspotConfig
+from .mqtt import mqtt_from_mapping
 from .values import (
     CAPAB_RE,
     CHANNELS_5,
@@ -218,6 +219,7 @@ def from_mapping(raw: Mapping[str, str],
         hostapd_debug=debug_level("HOSTAPD_DEBUG", get("HOSTAPD_DEBUG")),
         daemon_pidfile=pidfile, daemon_logfile=logfile,
         ipv6=choice("IPV6", get("IPV6", "auto") or "auto", IPV6_MODES),
+        mqtt=mqtt_from_mapping(get),
     )
 
 

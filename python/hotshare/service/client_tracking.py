@@ -14,10 +14,13 @@ import selectors
 from collections.abc import Callable
 
 from ..config import HotspotConfig
+from ..config.mqtt import default_node
 from ..plan.plan import Plan
 from ..system import sysctl
 from .eventbus import EventBus
+from .journal import Journal
 from .metering import ACCT_SYSCTL, QUOTA_INTERVAL, Metering
+from .mqtt import MqttPublisher
 from .quota import Quotas, command
 from .usage import usage_path
 
@@ -37,6 +40,7 @@ class ClientTracking:
         self.set_sysctl, self.call_at, self.cancel = set_sysctl, call_at, cancel
         self.metering: Metering | None = None
         self.quotas: Quotas | None = None
+        self.mqtt: MqttPublisher | None = None
 
     def follow_ipv6(self) -> None:
         if self.metering:
@@ -60,6 +64,29 @@ class ClientTracking:
         self.bus.on_command = lambda cmd: command(cmd, self.metering, self.quotas)
         self.metering.open(self.sel)
         self.quotas.check(force=True)
+
+    def open_mqtt(self, journal: Journal) -> None:
+        """MQTT_BROKER: the same events, and the usage totals, to the fleet's broker."""
+        if not self.cfg.mqtt.enabled:
+            return
+
+        def report(text: str) -> None:      # for `hotshare status`
+            journal.extra["mqtt"] = text
+            journal.save()
+
+        self.mqtt = MqttPublisher(self.cfg.mqtt, f"hotshare-{default_node()}-{self.cfg.wifi_iface}",
+                                  self.cfg.wifi_iface, self.sel, self.call_at, self.cancel, self._usage_now, report)
+        self.bus.listeners.append(self.mqtt.publish_event)
+        self.mqtt.publish_event(self.bus.hello)     # daemon_started: a restart shows
+        self.mqtt.open()
+
+    def _usage_now(self) -> dict[str, object] | None:
+        if self.metering is None:
+            return None
+        self.metering.refresh()
+        data = self.metering.ledger.to_dict()
+        data.pop("version")     # the message's own (the same format version)
+        return data
 
     def table_reloaded(self) -> None:
         """The ruleset was replaced: the new table's quota sets start empty."""
@@ -86,6 +113,9 @@ class ClientTracking:
 
     def close(self) -> None:
         """Stop metering: before the accounting sysctl and the table are undone."""
+        if self.mqtt:
+            self.mqtt.close()           # daemon_stopping was queued: sent now if it can be
+            self.mqtt = None
         if self.metering:
             self.metering.close(self.sel)
             self.metering = None

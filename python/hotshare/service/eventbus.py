@@ -17,6 +17,9 @@ and kinds; ``version`` changes only when a field changes meaning):
 * ``client_joined`` / ``client_left`` ``mac`` (hostapd's station events);
 * ``dhcp_lease`` ``mac``, ``ip``, ``hostname`` (dnsmasq's DHCPACK);
 * ``uplink_changed`` ``old``, ``new`` (interface names, "" for none);
+* ``uplink_dead`` ``uplink``, ``reason`` (HEALTH_CHECK declared its data
+  dead); ``uplink_back`` ``uplink``, ``reason``, ``dead_seconds`` (alive
+  again after its up count, and how long it was dead);
 * ``quota_reached`` ``scope`` ("hotspot" or a MAC), ``period``, ``bytes``,
   ``limit``.
 
@@ -55,6 +58,7 @@ class EventBus:
     def __init__(self, path: str, iface: str, sel: selectors.BaseSelector) -> None:
         self.path, self.iface, self._sel = path, iface, sel
         self.on_command: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+        self.listeners: list[Callable[[bytes], None]] = []  # each message, as sent (MQTT)
         self.server: socket.socket | None = None
         self.readers: list[socket.socket] = []
         self.hello = b""
@@ -131,6 +135,8 @@ class EventBus:
 
     def emit(self, kind: str, **fields: Any) -> None:
         data = message(kind, self.iface, **fields)
+        for listener in self.listeners:
+            listener(data)
         for conn in list(self.readers):
             self._send(conn, data)
 

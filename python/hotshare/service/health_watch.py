@@ -17,7 +17,8 @@ Event-driven, single-threaded, on the supervisor's selectors loop:
   ``reliability`` answers (one 28-byte echo a minute on a healthy uplink);
 * a change between dead and alive calls ``on_change``: the hotspot
   recomputes its best uplink (the failover, the NAT flush and the DNS
-  follower hang off it);
+  follower hang off it); and ``emit`` sends it as an ``uplink_dead`` or
+  ``uplink_back`` event (the event stream, MQTT);
 * ``recovery`` (an argv) runs once every ``recovery_after`` s an uplink
   stays dead, through system.run (no shell, a timeout; the loop waits for
   it, so it never runs twice at once).
@@ -56,8 +57,9 @@ class HealthWatch:
     def __init__(self, cfg: HealthConfig, sel: selectors.BaseSelector,
                  call_at: Callable[[str, float, Callable[[], None]], None], cancel: Callable[[str], None],
                  addresses: Callable[[], dict[str, str]], on_change: Callable[[bool], None],
-                 in_use: Callable[[], str | None]) -> None:
+                 in_use: Callable[[], str | None], emit: Callable[..., None] | None = None) -> None:
         self.cfg, self.sel, self.call_at, self.cancel, self.in_use = cfg, sel, call_at, cancel, in_use
+        self.emit = emit
         self.addresses, self.on_change = addresses, on_change
         self.health = UplinkHealth(cfg)
         self.ct: CtEvidence | None = None
@@ -234,9 +236,17 @@ class HealthWatch:
             self._drop(r, probe)
         if not report:
             return
-        failover = self.health.round_done(name, r.answered, r.sent, time.monotonic(), r.why)
+        s = self.health.uplinks.get(name)
+        was_dead, dead_since = (s.state == DEAD, s.dead_since) if s else (False, 0.0)
+        now = time.monotonic()
+        failover = self.health.round_done(name, r.answered, r.sent, now, r.why)
         if failover:
             self._log_states()
+            if s and self.emit:
+                if was_dead:
+                    self.emit("uplink_back", uplink=name, reason=s.reason, dead_seconds=round(now - dead_since, 1))
+                else:
+                    self.emit("uplink_dead", uplink=name, reason=s.reason)
         self.on_change(failover)
         self._tick()
 

@@ -70,12 +70,13 @@ class Hotspot(Supervisor):
                        if cfg.ipv6 != "off" and cfg.share_method == "nat" else None)
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
+        self.bus = EventBus(events_path(self.paths.rundir, cfg.wifi_iface), cfg.wifi_iface, self.sel)
         # HEALTH_CHECK: an uplink that is up but whose data is dead counts as gone
         self.health = None
         if cfg.health.enabled and cfg.share_method == "nat":
             self.health = HealthWatch(cfg.health, self.sel, self.call_at, self.cancel,
-                                      lambda: self.uplink_addresses.known, self._on_health, lambda: self.best_uplink)
-        self.bus = EventBus(events_path(self.paths.rundir, cfg.wifi_iface), cfg.wifi_iface, self.sel)
+                                      lambda: self.uplink_addresses.known, self._on_health, lambda: self.best_uplink,
+                                      self.bus.emit)
         self.clients = ClientTracking(cfg, plan, self.bus, self.sel, self._set_sysctl, self.call_at, self.cancel)
 
     # -- start ---------------------------------------------------------------
@@ -252,6 +253,7 @@ class Hotspot(Supervisor):
         self._setup_signals()
         self.bus.open(message("daemon_started", self.cfg.wifi_iface, pid=os.getpid(),
                                         started=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+        self.clients.open_mqtt(self.journal)
         groups = rtnl.RTMGRP_LINK | rtnl.RTMGRP_IPV4_IFADDR | rtnl.RTMGRP_IPV4_ROUTE
         self.rtnl = rtnl.RtnlSocket(groups)
         self.sel.register(self.rtnl, selectors.EVENT_READ, self._on_rtnl)
