@@ -38,6 +38,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from .watched import unwatch
+
 log = logging.getLogger("hotshare")
 
 FORMAT_VERSION = 1
@@ -118,11 +120,7 @@ class EventBus:
     def _drop(self, conn: socket.socket) -> None:
         if conn in self.readers:
             self.readers.remove(conn)
-            try:
-                self._sel.unregister(conn)
-            except (KeyError, ValueError):
-                pass
-            conn.close()
+            unwatch(self._sel, conn)
 
     def _send(self, conn: socket.socket, data: bytes) -> None:
         try:
@@ -144,11 +142,7 @@ class EventBus:
         for conn in list(self.readers):
             self._drop(conn)
         if self.server is not None:
-            try:
-                self._sel.unregister(self.server)
-            except (KeyError, ValueError):
-                pass
-            self.server.close()
+            unwatch(self._sel, self.server)
             self.server = None
             try:
                 os.unlink(self.path)

@@ -25,6 +25,7 @@ from ..errors import OperationError
 from ..netlink import nftables
 from ..system import firewalls
 from .journal import Journal
+from .watched import unwatch
 
 log = logging.getLogger("hotshare")
 
@@ -74,11 +75,7 @@ class FirewallWatch:
     def close(self, sel: selectors.BaseSelector) -> None:
         self.cancel(TIMER)
         if self.sock is not None:
-            try:
-                sel.unregister(self.sock)
-            except (KeyError, ValueError):
-                pass
-            self.sock.close()
+            unwatch(sel, self.sock)
             self.sock = None
 
     def _on_events(self) -> None:

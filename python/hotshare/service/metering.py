@@ -35,6 +35,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from ..netlink import ctevents, neigh, rtnl
 from ..netlink.ctacct import ClientAccounting, ClientCounters
 from .usage import Ledger
+from .watched import unwatch
 
 log = logging.getLogger("hotshare")
 
@@ -82,11 +83,7 @@ class Metering:
         except OSError as e:
             log.warning("usage: last counts not collected: %s", e)
         self.save()
-        try:
-            sel.unregister(self.events)
-        except (KeyError, ValueError):
-            pass
-        self.events.close()
+        unwatch(sel, self.events)
         self.events = None
         self.cancel(TIMER)
 

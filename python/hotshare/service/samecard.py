@@ -38,6 +38,7 @@ from ..plan.plan import Plan
 from ..plan.samecard import SameCard, frequency_of, retuned
 from ..system import files as fsutil
 from ..system import wifi
+from .watched import unwatch
 
 log = logging.getLogger("hotshare")
 
@@ -65,11 +66,7 @@ class StationFollower:
 
     def close(self, sel: selectors.BaseSelector) -> None:
         if self.events:
-            try:
-                sel.unregister(self.events)
-            except (KeyError, ValueError):
-                pass
-            self.events.close()
+            unwatch(sel, self.events)
             self.events = None
 
     def _on_events(self) -> None:
