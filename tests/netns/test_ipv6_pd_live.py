@@ -137,7 +137,7 @@ def test_a_delegated_prefix_reaches_the_phone_and_down_restores_everything(carri
                interval=0.2, what="the delegated prefix in status")
     phone = wait_phone_in(b, POOL_A)
     # the answer to a solicitation (an unsolicited one may come in the same seconds)
-    ra = [ra for ra in ras(b) if in_pool([p["prefix"].split("/")[0] for p in ra["prefixes"]], POOL_A)][0]
+    ra = next(ra for ra in ras(b) if in_pool([p["prefix"].split("/")[0] for p in ra["prefixes"]], POOL_A))
     # the uplink's /64, relayed until the prefix came, is deprecated: no new connection uses it
     [prefix] = [p for p in ra["prefixes"] if p["preferred"] > 0]
     assert prefix["prefix"].endswith("::/64") and prefix["autonomous"]
