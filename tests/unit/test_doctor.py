@@ -519,6 +519,16 @@ def test_dhcpcd_that_may_take_the_interface_is_informational_unless_denied() -> 
     assert [f.level for f in fs] == [""]
 
 
+def test_hotshares_own_dhcpcd_for_a_delegated_prefix_is_no_manager() -> None:
+    own = (Proc(2200, "dhcpcd", ("dhcpcd: ppp0 [ip6]",)),
+           Proc(2201, "dhcpcd", ("dhcpcd: [privileged proxy] ppp0 [ip6]",)),
+           Proc(2203, "dhcpcd", ("dhcpcd: [network proxy] fe80::1",)))
+    running = {"running": True, "children": {"dnsmasq": 2100, "dhcpcd": 2200}}
+    assert [f.level for f in doctor.check_no_other_manager(wifi_ctx(procs=own, status=running))] == [""]
+    # the same processes without a hotspot that runs them: someone else's dhcpcd
+    assert [f.level for f in doctor.check_no_other_manager(wifi_ctx(procs=own))] == ["", "info"]
+
+
 def test_networkmanager_managing_the_interface() -> None:
     nm = (Proc(500, "NetworkManager", ("/usr/sbin/NetworkManager",)),)
     devices = doctor.parse_nmcli("wlan0:disconnected\neth0:connected\nlo:unmanaged\n")

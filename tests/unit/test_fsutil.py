@@ -83,3 +83,30 @@ def test_the_monitor_interface_a_fullmac_radio_lacks_is_not_the_cause() -> None:
         c.last_lines.append(line)
     assert telling_line(c) == ""
     assert why_it_died(c) == "vw0: AP-ENABLED"
+
+
+def test_a_child_that_rewrites_its_command_line_is_known_by_its_start_time(tmp_path: Path) -> None:
+    """dhcpcd rewrites its command line (setproctitle): the journal's start time names it."""
+    import subprocess
+    import sys
+
+    from hotshare.service.undo import stop_children
+    from hotshare.system.host import alive, start_time
+
+    path = str(tmp_path / "wlan0.state")
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        j = Journal(iface="wlan0", children={"dhcpcd": child.pid}, started={"dhcpcd": start_time(child.pid)},
+                    path=path)
+        j.save()
+        back = Journal.load(path)
+        assert back is not None and back.started == {"dhcpcd": start_time(child.pid)}
+        stop_children(back.children, "/run/hotshare/wlan0/", {"dhcpcd": back.started["dhcpcd"] + 1})
+        assert alive(child.pid)                  # another start time: a recycled pid, left alone
+        stop_children(back.children, "/run/hotshare/wlan0/", back.started)
+        assert child.wait(5) is not None
+    finally:
+        child.kill()
+        child.wait()
+    Journal(iface="wlan0", started={"sshd": 1}, path=path).save()
+    assert Journal.load(path) is None            # only hotshare's children are ever signalled

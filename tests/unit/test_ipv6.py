@@ -8,6 +8,7 @@ import ipaddress
 import pytest
 
 from hotshare.config import ConfigError
+from hotshare.plan.ipv6 import dhcpcd_conf, ipv6_mode, ula_prefix
 from hotshare.plan.model import Address6, Snapshot
 from hotshare.plan.ruleset import nft_ruleset
 from lab.snapshots import SEED_000, cfg, plan_on
@@ -80,9 +81,16 @@ def test_nat66_takes_a_stable_ula_prefix_and_masquerades_it() -> None:
 
 def test_doctor_says_which_ipv6_mode_applies_and_why() -> None:
     from hotshare.doctor import Context, check_ipv6
-    [f] = check_ipv6(Context(iface="wlan0", cfg=cfg(), snap=LTE))
+    [f] = check_ipv6(Context(iface="wlan0", cfg=cfg(), snap=LTE, dhcpcd_binary="/usr/sbin/dhcpcd"))
     assert f.title == "IPv6 for the clients: relay: ppp0 has 2001:db8:7:1::/64 (by router advertisement): " \
-                      "relayed to the clients"
+                      "relayed to the clients; a delegated prefix (DHCPv6-PD), if ppp0 offers one, comes first: " \
+                      "dhcpcd asks for it at start"
+    [f] = check_ipv6(Context(iface="wlan0", cfg=cfg(), snap=LTE, dhcpcd_binary=""))
+    assert f.title.endswith("; no delegated prefix: dhcpcd is not installed (Debian: dhcpcd-base; "
+                            "Buildroot: BR2_PACKAGE_DHCPCD)")
+    [f] = check_ipv6(Context(iface="wlan0", cfg=cfg(), snap=LTE, status={"running": True,
+                     "ipv6": "pd: ppp0 delegated a prefix (DHCPv6-PD): 2001:db8:56::/64 of it on wlan0"}))
+    assert f.title == "IPv6 for the clients: pd: ppp0 delegated a prefix (DHCPv6-PD): 2001:db8:56::/64 of it on wlan0"
     [f] = check_ipv6(Context(iface="wlan0", cfg=cfg(IPV6="off"), snap=LTE))
     assert f.title == "IPv6 for the clients: off: IPV6=off: the clients get no IPv6"
 
@@ -92,3 +100,27 @@ def test_client_isolation_holds_for_ipv6() -> None:
     assert rule in nft_ruleset(plan_on(LTE))                          # off-link prefix: via the board
     isolated = nft_ruleset(plan_on(LTE, ISOLATE_CLIENTS="1"))
     assert rule not in isolated and 'iifname "wlan0" drop' in isolated
+
+
+# -- a delegated prefix (DHCPv6-PD): dhcpcd's /64 on the AP ------------------------------------------
+
+def test_dhcpcds_address_on_the_ap_makes_the_mode_pd_and_only_for_its_uplink() -> None:
+    s = with6(LTE, "wlan0", "2001:db8:56:0::1/64")
+    c = cfg()
+    m = ipv6_mode(c, s, "ppp0", pd_uplink="ppp0")
+    assert (m.mode, str(m.prefix), str(m.ap_address)) == ("pd", "2001:db8:56::/64", "2001:db8:56::1/64")
+    assert m.text() == "pd: ppp0 delegated a prefix (DHCPv6-PD): 2001:db8:56::/64 of it on wlan0"
+    assert ipv6_mode(c, s, "ppp0", pd_uplink=None).mode == "relay"          # not asked: not ours to use
+    assert ipv6_mode(c, s, "ppp0", pd_uplink="usb0").mode == "relay"        # the old uplink's, going away
+    # our own addresses on the AP are no delegation: the relayed prefix's, NAT66's ULA
+    relayed = with6(LTE, "wlan0", "2001:db8:7:1:0:6873:6861:7265/64", f"{ula_prefix('wlan0')[1]}/64")
+    assert ipv6_mode(c, relayed, "ppp0", pd_uplink="ppp0").mode == "relay"
+    assert ipv6_mode(cfg(IPV6="nat66"), s, "ppp0", pd_uplink="ppp0").mode == "nat66"
+
+
+def test_dhcpcd_asks_for_a_prefix_and_nothing_else() -> None:
+    conf = dhcpcd_conf("ppp0", "wlan0").splitlines()
+    # no IPv4, no router solicitations, no hook scripts (resolv.conf), the prefix released on stop
+    for line in ("ipv6only", "noipv6rs", 'script ""', "release", "allowinterfaces ppp0 wlan0", "interface ppp0",
+                 "  ia_pd 1 wlan0/0/64"):
+        assert line in conf

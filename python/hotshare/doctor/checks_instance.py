@@ -31,7 +31,10 @@ def check_no_other_manager(ctx: Context) -> list[Finding]:
     local = [p for p in ctx.procs if p.same_netns]
     out = []
     ll = _is_ipv4ll(ctx, iface)
-    dhcpcd = [p for p in local if p.comm == "dhcpcd"]
+    # hotshare's own dhcpcd (DHCPv6-PD on the uplink) and its privilege-separated helpers are no manager
+    own = (ctx.status.get("children") or {}).get("dhcpcd") if ctx.running else None
+    dhcpcd = [p for p in local if p.comm == "dhcpcd" and p.pid != own
+              and not (own and "proxy]" in " ".join(p.args))]
     on_iface = [p for p in dhcpcd if iface in p.args or any(a == iface for a in " ".join(p.args).split())]
     deny = bool(ctx.dhcpcd_conf and re.search(rf"^\s*denyinterfaces\b.*\b{re.escape(iface)}\b", ctx.dhcpcd_conf,
                                               re.M))

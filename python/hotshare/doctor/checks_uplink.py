@@ -73,4 +73,16 @@ def check_ipv6(ctx: Context) -> list[Finding]:
     mode = ipv6_mode(cfg, ctx.snap, best)
     evidence = f"IPV6={cfg.ipv6}" + (f"; {best}: " + (", ".join(str(a) for a in ctx.snap.global6_of(best))
                                                       or "no global IPv6 address") if best else "")
-    return [info(fid, f"IPv6 for the clients: {mode.text()}", evidence)]
+    return [info(fid, f"IPv6 for the clients: {mode.text()}{_delegated(ctx, best)}", evidence)]
+
+
+def _delegated(ctx: Context, best: str | None) -> str:
+    """What a delegated prefix (DHCPv6-PD, asked for only at start) would change."""
+    if ctx.config.ipv6 != "auto" or not ctx.sharing or best is None:
+        return ""
+    if ctx.dhcpcd_binary == "":
+        return "; no delegated prefix: dhcpcd is not installed (Debian: dhcpcd-base; Buildroot: BR2_PACKAGE_DHCPCD)"
+    if ctx.dhcpcd_manager:
+        return (f"; no delegated prefix: a dhcpcd manager runs ({ctx.dhcpcd_manager}), hotshare starts no dhcpcd "
+                f"of its own (its dhcpcd.conf can ask: ia_pd 1 {ctx.iface}/0/64)")
+    return f"; a delegated prefix (DHCPv6-PD), if {best} offers one, comes first: dhcpcd asks for it at start"

@@ -72,6 +72,8 @@ class Context:
     owners_known: bool = True
     nm_devices: dict[str, str] | None = None     # nmcli DEVICE -> STATE
     dhcpcd_conf: str | None = None
+    dhcpcd_binary: str | None = None     # for DHCPv6-PD: its path; "" not installed; None not looked up
+    dhcpcd_manager: str = ""             # the control socket of a dhcpcd manager that runs
     connman_conf: str | None = None
     sysctls: dict[str, str | None] = field(default_factory=dict)
     # DNS

@@ -20,6 +20,7 @@ from ..plan.uplink_dns import parse_resolv
 from ..service.instances import paths_for, status_of
 from ..service.journal import Journal
 from ..system import firewalls, sysctl
+from ..system.managers import DHCPCD_SOCKETS
 from ..system.run import DEFAULT_TIMEOUT, TIMEOUTS, ProgramError, ProgramTimeout, find_binary, run
 from ..system.wifi import is_wireless
 from .dns_probe import DNS_TIMEOUT, probe_dns
@@ -193,6 +194,8 @@ def gather(iface: str | None, cfg: HotspotConfig | None, config_path: str | None
         rc, out, _err = _run("nmcli", "-t", "-f", "DEVICE,STATE", "device")
         ctx.nm_devices = parse_nmcli(out) if rc == 0 else None
     ctx.dhcpcd_conf = _read("/etc/dhcpcd.conf")
+    ctx.dhcpcd_binary = find_binary("dhcpcd") or ""
+    ctx.dhcpcd_manager = next((p for p in DHCPCD_SOCKETS if os.path.exists(p)), "")
     ctx.connman_conf = _read("/etc/connman/main.conf")
 
     if iface:

@@ -40,6 +40,7 @@ from .eventbus import EventBus, events_path, message
 from .firewall_watch import FirewallWatch
 from .health_watch import HealthWatch
 from .journal import Journal
+from .pd6 import PrefixDelegation
 from .relay6 import Relay6
 from .samecard import StationFollower
 from .supervisor import Supervisor
@@ -68,6 +69,8 @@ class Hotspot(Supervisor):
                         if card and card.follows and plan.wireless else None)
         self.relay6 = (Relay6(self.journal, cfg, self._set_sysctl, self._follow_ipv6, self.call_at)
                        if cfg.ipv6 != "off" and cfg.share_method == "nat" else None)
+        self.pd = (PrefixDelegation(cfg.wifi_iface, self.paths.workdir, self.add_child, self.drop_child)
+                   if self.relay6 and cfg.ipv6 == "auto" else None)
         self.firewall = FirewallWatch(self.journal, cfg.wifi_iface, cfg.firewall, plan.subnet, plan.table,
                                       lambda: self.uplinks, self.call_at, self.cancel)
         self.bus = EventBus(events_path(self.paths.rundir, cfg.wifi_iface), cfg.wifi_iface, self.sel)
@@ -153,6 +156,8 @@ class Hotspot(Supervisor):
             self.firewall.apply_planned(plan.firewall, plan.firewall_notes)
             self.clients.start_metering()
 
+        if self.pd:
+            self.pd.follow(self.best_uplink)
         if self.relay6:
             self._follow_ipv6()
         if "dnsmasq" in self.specs:  # bind-interfaces: the address must exist first
@@ -351,13 +356,16 @@ class Hotspot(Supervisor):
         self.uplink_addresses.remember(self.uplinks, snap)
         dnsmasq = self.children.get("dnsmasq")
         self.dns.follow(best, dnsmasq.pid if dnsmasq and dnsmasq.running else 0)
+        if self.pd:
+            self.pd.follow(best)
         if self.relay6:
-            self.relay6.follow(ipv6_mode(self.cfg, snap, best))
+            self.relay6.follow(ipv6_mode(self.cfg, snap, best, self.pd.uplink if self.pd else None))
 
     def _follow_ipv6(self) -> None:
-        """The IPv6 addresses changed (the uplink's prefix came, went or changed)."""
+        """The IPv6 addresses changed (the uplink's prefix, dhcpcd's on the AP)."""
         if self.relay6:
-            self.relay6.follow(ipv6_mode(self.cfg, rtnl.snapshot(), self.best_uplink))
+            self.relay6.follow(ipv6_mode(self.cfg, rtnl.snapshot(), self.best_uplink,
+                                         self.pd.uplink if self.pd else None))
             self.clients.follow_ipv6()   # usage: the clients' prefixes
 
     # -- stop ----------------------------------------------------------------
@@ -370,6 +378,8 @@ class Hotspot(Supervisor):
 
     def _teardown(self) -> None:
         self.clients.close()                # before the sysctl and the table go
+        if self.pd:                         # released while the uplink is still there
+            self.pd.close()
         self._stop_children()
         self.bus.close()
         if self.relay6:

@@ -31,6 +31,7 @@ class Journal:
     addresses: list[str] = field(default_factory=list)      # CIDRs added to iface
     sysctls: dict[str, str] = field(default_factory=dict)   # name -> value before
     children: dict[str, int] = field(default_factory=dict)  # name -> pid
+    started: dict[str, int] = field(default_factory=dict)   # name -> start time (host.start_time)
     released: list[str] = field(default_factory=list)       # managers told to let go
     firewall: list[dict[str, object]] = field(default_factory=list)  # rules put in other firewalls
     bridge: str = ""                                         # bridge mode: our bridge
@@ -86,6 +87,7 @@ class Journal:
                 os.close(fd)
 
 
+CHILDREN = ("hostapd", "dnsmasq", "dhcpcd")
 _SYSCTL = re.compile(r"^net/ipv4/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/forwarding$"
                      r"|^net/ipv6/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/(forwarding|accept_ra|proxy_ndp)$")
 
@@ -125,8 +127,9 @@ def check(j: Journal, iface: str) -> None:
         m = _SYSCTL.match(name)
         digits = str(value).isascii() and str(value).isdigit()
         need((m or name == ACCT_SYSCTL) and digits, f"a sysctl hotshare does not change: {name!r}")
-    need(all(n in ("hostapd", "dnsmasq") and isinstance(p, int) and p > 0 for n, p in j.children.items()),
+    need(all(n in CHILDREN and isinstance(p, int) and p > 0 for n, p in j.children.items()),
          "children that are not hotshare's")
+    need(all(n in CHILDREN and isinstance(t, int) for n, t in j.started.items()), "children that are not hotshare's")
     need(set(j.released) <= {"dhcpcd", "NetworkManager"}, "an unknown network manager")
     need(j.orig_mac == "" or MAC_RE.match(j.orig_mac), "a bad MAC address")
     need(j.virt in ("", iface), "a virtual interface that is not the hotspot's")

@@ -79,9 +79,11 @@ class Relay6:
 
     def _enter(self, mode: Ipv6Mode) -> None:
         address = str(mode.ap_address)
-        if address not in self.journal.addresses6:
+        if address not in self.journal.addresses6:     # pd: dhcpcd's, journaled in case both die
             self.journal.addresses6.append(address)
             self.journal.save()
+        if mode.mode == "pd":       # on the AP by dhcpcd, on-link there: nothing to answer for upstream
+            return
         nat66 = mode.mode == "nat66"        # our own ULA prefix: on-link on the AP, masqueraded out
         self._run({"op": "addr6_add", "ifname": self.ap, "address": address, "prefix_route": nat66,
                    "missing_ok": True})

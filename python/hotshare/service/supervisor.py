@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from ..errors import StartError
 from ..plan.plan import ChildSpec
+from ..system.host import start_time
 from ..system.hostapd_ctrl import CtrlError, HostapdCtrl
 from . import children as daemons
 from .journal import Journal
@@ -61,12 +62,13 @@ class Supervisor:
         assert child.proc and child.proc.stdout
         self.sel.register(child.proc.stdout, selectors.EVENT_READ, lambda: self._on_output(child))
         self.journal.children[name] = child.pid
+        self.journal.started[name] = start_time(child.pid)
         self.journal.save()
 
     def _wait_ready(self) -> None:
         """Ready when hostapd reports AP-ENABLED and dnsmasq says it started
         (it logs that only after its sockets are bound)."""
-        need = set(self.children)
+        need = set(self.children) - {"dhcpcd"}     # no waiting for a prefix: it may never come
         deadline = time.monotonic() + READY_TIMEOUT
         while need:
             if "hostapd" in need and self._hostapd_enabled():
@@ -235,6 +237,21 @@ class Supervisor:
         child = self.children.get(name)
         if child is not None:
             self._restart(child)
+
+    def add_child(self, spec: ChildSpec) -> None:
+        """Start a child the plan did not list (dhcpcd, on the uplink in use), supervised like the others."""
+        self.specs[spec.name] = spec
+        self.children.pop(spec.name, None)      # its command line may be a new one
+        self._start_child(spec)
+
+    def drop_child(self, name: str) -> None:
+        """Stop a child of :meth:`add_child` for good."""
+        self.hold_child(name)
+        self.children.pop(name, None)
+        self.specs.pop(name, None)
+        self.journal.children.pop(name, None)
+        self.journal.started.pop(name, None)
+        self.journal.save()
 
     def _stop_children(self) -> None:
         if self.ctrl:

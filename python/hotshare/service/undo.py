@@ -14,30 +14,37 @@ import time
 from ..system import files, firewalls, nft, sysctl
 from ..system import links as netcfg
 from ..system import managers as guard
-from ..system.host import cmdline_has
+from ..system.host import cmdline_has, start_time
 from .journal import Journal
 from .relay6 import forget_client
 
 log = logging.getLogger("hotshare")
 
 
-def stop_children(children: dict[str, int], marker: str, timeout: float = 3.0) -> None:
-    alive = [pid for pid in children.values() if pid and cmdline_has(pid, marker)]
+def stop_children(children: dict[str, int], marker: str, started: dict[str, int] | None = None,
+                  timeout: float = 3.0) -> None:
+    """Stop our children: those with ``marker`` in their command line, or (a
+    child that rewrites it) the pid whose start time ``started`` recorded."""
+    def ours(name: str, pid: int) -> bool:
+        return cmdline_has(pid, marker) or bool(started and started.get(name)
+                                                 and start_time(pid) == started[name])
+
+    alive = {pid: name for name, pid in children.items() if pid and ours(name, pid)}
     for pid in alive:
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.monotonic() + timeout
-    for pid in alive:
-        while cmdline_has(pid, marker) and time.monotonic() < deadline:
+    for pid, name in alive.items():
+        while ours(name, pid) and time.monotonic() < deadline:
             try:
                 if os.waitpid(pid, os.WNOHANG)[0] == pid:
                     break
             except ChildProcessError:  # not our child: a dead instance's orphan
                 pass
             time.sleep(0.02)
-        if cmdline_has(pid, marker):
+        if ours(name, pid):
             try:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
@@ -49,8 +56,9 @@ def undo(j: Journal, marker: str) -> list[str]:
     """Reverse everything the journal lists; return what failed (best effort:
     one failure must not leave the rest behind)."""
     problems: list[str] = []
-    stop_children(j.children, marker)
+    stop_children(j.children, marker, j.started)
     j.children.clear()
+    j.started.clear()
     for record in reversed(j.firewall):
         try:
             firewalls.undo(record)

@@ -38,6 +38,17 @@ def cmdline_has(pid: int, marker: str) -> bool:
         return False
 
 
+def start_time(pid: int) -> int:
+    """When ``pid`` started (clock ticks since boot; 0: no such process): with
+    the pid, it names one process, whatever it did to its command line (dhcpcd
+    rewrites its own, setproctitle)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def process_running(comm: str) -> bool:
     """Does any process have this command name (``/proc/PID/comm``)?"""
     for pid in os.listdir("/proc"):
