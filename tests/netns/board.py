@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from lab import topology
+from lab import ipv6, topology
 from lab.cellular import Modem
 from lab.netns import Netns, add_veth
 from lab.proc import Daemon, wait_until
@@ -191,30 +191,15 @@ class Board:
         return dict(zip(names, out))
 
     def ipv6_state(self) -> dict[str, list[str]]:
-        """What IPv6 looks like on the board to a user: addresses, proxy (NDP)
-        entries, routes (without their ticking lifetimes) and the sysctls."""
-        addrs = sorted(f"{a['local']}/{a['prefixlen']} {link['ifname']}"
-                       for link in self.board.ip_json("-6", "addr", "show") for a in link.get("addr_info", [])
-                       if "local" in a)
-        proxies = sorted(ln.strip() for ln in self.board.ip("-6", "neigh", "show", "proxy").splitlines())
-        routes = sorted(" ".join(w for i, w in enumerate(ws) if not (w == "expires" or (i and ws[i - 1] == "expires")))
-                        for ws in (ln.split() for ln in self.board.ip("-6", "route", "show", "table", "all")
-                                   .splitlines()))
-        names = [n for n in IPV6_SYSCTLS if self.board.run(["sysctl", "-n", n], check=False).returncode == 0]
-        values = self.board.run(["sysctl", "-n", *names]).stdout.split()
-        return {"addresses": addrs, "proxies": proxies, "routes": routes,
-                "sysctls": [f"{n}={v}" for n, v in zip(names, values)]}
+        """What IPv6 looks like on the board to a user (lab/ipv6.py)."""
+        return ipv6.ipv6_state(self.board, IPV6_SYSCTLS)
 
     def global6(self, ifname: str, ns: Netns | None = None) -> list[str]:
         """The usable global IPv6 addresses of ``ifname`` (board's, or ``ns``'s)."""
-        return [a["local"] for link in (ns or self.board).ip_json("-6", "addr", "show", "dev", ifname)
-                for a in link.get("addr_info", []) if a.get("scope") == "global" and "local" in a
-                and not a.get("tentative") and not a.get("deprecated")]
+        return ipv6.global6(ns or self.board, ifname)
 
     def wait_global6(self, ifname: str, ns: Netns | None = None, timeout: float = 15.0) -> str:
-        addrs = wait_until(lambda: self.global6(ifname, ns), timeout, interval=0.2,
-                           what=f"a global IPv6 address on {ifname}")
-        return addrs[0]
+        return ipv6.wait_global6(ns or self.board, ifname, timeout)
 
     def nft_tables(self) -> list[str]:
         return [ln for ln in self.board.run(["nft", "list", "tables"]).stdout.splitlines() if ln.strip()]

@@ -19,38 +19,8 @@ from board import PPP0_6, TESTS, USB0_6, WEB6_ADDR, WEB6_NAME, Board
 from conftest import _skip_reason
 from lab.proc import Daemon, wait_until
 
-# A TCP listener on every IPv6 address of the board: python -c LISTENER6 PORT
-LISTENER6 = r"""
-import socket, sys
-s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::", int(sys.argv[1]))); s.listen(64)
-print("READY", flush=True)
-while True:
-    c, _ = s.accept(); c.sendall(b"board"); c.close()
-"""
-
-# What answers at ADDR from here: the TCP ports that accept, and whether DNS (UDP 53) answers
-SCAN6 = r"""
-import json, socket, sys
-addr, ports = sys.argv[1], [int(p) for p in sys.argv[2].split(",")]
-open_ports = []
-for port in ports:
-    c = socket.socket(socket.AF_INET6); c.settimeout(0.3)
-    try:
-        c.connect((addr, port)); open_ports.append(port)
-    except OSError:
-        pass
-    c.close()
-u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.settimeout(1.0)
-query = bytes.fromhex("abcd01000001000000000000") + b"\x03www\x07example\x04test\x00\x00\x01\x00\x01"
-u.sendto(query, (addr, 53))
-try:
-    u.recv(512); dns = True
-except OSError:
-    dns = False
-print(json.dumps({"tcp": open_ports, "dns": dns}))
-"""
-SCANNED = [22, 53, 80, 443, 547, 2222, 8080]
+# A service of the board (or a phone) on every IPv6 address, TCP and UDP (lab/scan6.py)
+LISTENER6 = [sys.executable, "-m", "lab.scan6", "--listen"]
 
 
 @pytest.fixture
@@ -76,8 +46,8 @@ def ras(board: Board, timeout: float = 3.0) -> list[dict[str, object]]:
 
 def scan(board: Board, addr: str) -> dict[str, object]:
     inet = board.internets["ppp0"]
-    return dict(json.loads(inet.run([sys.executable, "-c", SCAN6, addr, ",".join(map(str, SCANNED))],
-                                    timeout=30).stdout))
+    return dict(json.loads(inet.run([sys.executable, "-m", "lab.scan6", addr],
+                                    env={**os.environ, "PYTHONPATH": str(TESTS)}, timeout=30).stdout))
 
 
 def ipv6_status(board: Board) -> str:
@@ -97,16 +67,17 @@ def test_an_uplink_without_ipv6_gives_the_clients_no_router_advertisement(board:
 # -- the board: nothing open from the uplink over IPv6 -------------------------------------------
 
 def test_a_scan_over_ipv6_from_the_uplink_finds_nothing_open(board6: Board) -> None:
-    board6.daemons.append(Daemon("board-listener6", [sys.executable, "-c", LISTENER6, "2222"],
-                                 netns=board6.board.name, log=board6.log("board", "listener6"), ready_line="READY"))
+    board6.daemons.append(Daemon("board-listener6", [*LISTENER6, "2222"],
+                                 netns=board6.board.name, log=board6.log("board", "listener6"), ready_line="READY",
+                                 env={**os.environ, "PYTHONPATH": str(TESTS)}))
     uplink_addr = board6.global6("ppp0")[0]
     before = scan(board6, uplink_addr)
-    assert 2222 in before["tcp"]              # the board's service, open over IPv6 before hotshare
+    assert before == {"tcp": [2222], "udp": [2222]}     # the board's service, open over IPv6 before hotshare
     board6.up()
-    assert scan(board6, uplink_addr) == {"tcp": [], "dns": False}
+    assert scan(board6, uplink_addr) == {"tcp": [], "udp": []}
     # the sound test: our table, nothing else, closes it
     board6.board.run(["nft", "flush", "chain", "inet", "hotshare_lan0", "input"])
-    assert 2222 in scan(board6, uplink_addr)["tcp"]
+    assert scan(board6, uplink_addr) == before
 
 
 # -- sysctls: IPv6 forwarding on, the uplink keeps its router advertisements, all restored ---------
@@ -244,8 +215,9 @@ def test_nat66_gives_a_ula_prefix_and_the_server_sees_the_board(board6: Board) -
 def test_the_internet_cannot_open_a_connection_to_a_relayed_client(board6: Board) -> None:
     board6.up()
     phone = board6.wait_global6("eth0", board6.phone)
-    board6.daemons.append(Daemon("phone-listener6", [sys.executable, "-c", LISTENER6, "8080"],
-                                 netns=board6.phone.name, log=board6.log("phone", "listener6"), ready_line="READY"))
+    board6.daemons.append(Daemon("phone-listener6", [*LISTENER6, "8080"],
+                                 netns=board6.phone.name, log=board6.log("phone", "listener6"), ready_line="READY",
+                                 env={**os.environ, "PYTHONPATH": str(TESTS)}))
     assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == phone  # proxied now
     assert scan(board6, phone)["tcp"] == []
     # the sound test: without our forward chain the client's port is reachable from the internet
@@ -261,3 +233,4 @@ def test_a_crashed_relay_is_undone_by_down(board6: Board) -> None:
     os.kill(board6.pid(), signal.SIGKILL)
     board6.hotshare("down", "lan0", check=False)
     assert board6.ipv6_state() == before
+
