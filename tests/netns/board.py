@@ -227,9 +227,10 @@ class Board:
                        timeout=timeout)
         return dict(line.split("=", 1) for line in lease_file.read_text().splitlines() if "=" in line)
 
-    def resolve(self, name: str, server: str, timeout: float = 5.0) -> list[str]:
+    def resolve(self, name: str, server: str, timeout: float = 5.0, qtype: str = "A") -> list[str]:
         proc = self.phone.run([sys.executable, "-m", "lab.dnsquery", "--server", server, "--timeout", str(timeout),
-                               name], env={**os.environ, "PYTHONPATH": str(TESTS)}, check=False, timeout=timeout + 5)
+                               "--type", qtype, name], env={**os.environ, "PYTHONPATH": str(TESTS)}, check=False,
+                              timeout=timeout + 5)
         if proc.returncode != 0:
             return []
         return list(json.loads(proc.stdout).get("addresses", []))

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from board import PPP0_6, TESTS, USB0_6, WEB6_ADDR, WEB6_NAME, Board
+from board import PPP0_6, TESTS, USB0_6, WEB, WEB6_ADDR, WEB6_NAME, WEB_NAME, Board
 from conftest import _skip_reason
 from lab.proc import Daemon, wait_until
 
@@ -112,9 +112,7 @@ def test_ipv6_off_changes_no_ipv6_sysctl(board6: Board) -> None:
 # -- relay: the uplink's /64 advertised to the clients, NDP proxy on the uplink ---------------------
 
 def aaaa(board: Board, name: str, server: str) -> list[str]:
-    proc = board.phone.run([sys.executable, "-m", "lab.dnsquery", "--server", server, "--type", "AAAA", name],
-                           env={**os.environ, "PYTHONPATH": str(TESTS)}, check=False, timeout=15)
-    return list(json.loads(proc.stdout).get("addresses", [])) if proc.returncode == 0 else []
+    return board.resolve(name, server, qtype="AAAA")
 
 
 def fetch6(board: Board, timeout: float = 5.0) -> str | None:
@@ -234,3 +232,38 @@ def test_a_crashed_relay_is_undone_by_down(board6: Board) -> None:
     board6.hotshare("down", "lan0", check=False)
     assert board6.ipv6_state() == before
 
+
+# -- DNS: an upstream server reachable over IPv6 only ----------------------------------------------
+
+DNS6_GLOBAL = "2001:2:0:ff::53"     # behind the carrier's router (on the internet's lo)
+DNS6_LINK = "fe80::53"              # the carrier's router itself, on the link (as RDNSS often gives it)
+
+
+@pytest.mark.parametrize("how", ["global", "link-local", "from-links"])
+def test_an_upstream_dns_server_over_ipv6_only_answers_the_clients_a_and_aaaa(board6: Board, tmp_path: Path,
+                                                                             how: str) -> None:
+    inet = board6.internets["ppp0"]
+    inet.ip("-6", "addr", "add", f"{DNS6_GLOBAL}/128", "dev", "lo")
+    inet.ip("-6", "addr", "add", f"{DNS6_LINK}/64", "dev", PPP0_6.peer_if, "nodad")
+    log = board6.log("inet", "dns6")
+    board6.daemons.append(Daemon("inet-dns6", [
+        sys.executable, "-m", "lab.dnsserver", "--listen", DNS6_GLOBAL, "--listen", f"{DNS6_LINK}%{PPP0_6.peer_if}",
+        "--log", str(log), f"--record={WEB_NAME}={WEB}", f"--record={WEB6_NAME}={WEB6_ADDR}"],
+        netns=inet.name, log=board6.log("inet", "dns6.stderr"), env={**os.environ, "PYTHONPATH": str(TESTS)},
+        ready_line="READY"))
+    if how == "global":         # a server= line
+        options = ["--dns-server", DNS6_GLOBAL]
+    elif how == "link-local":   # tied to its uplink: the resolv-file, with the scope
+        options = ["--dns-server", f"{DNS6_LINK}@ppp0"]
+    else:                       # nothing configured: what the uplink's client (dhcpcd) wrote
+        (tmp_path / "resolv.conf").write_text(f"# dhcpcd\nnameserver {DNS6_LINK}%ppp0\n")
+        conf = tmp_path / "hotshare.conf"
+        conf.write_text(f"LINK_DNS_FILES={tmp_path}/resolv.conf\nDNS_SERVERS_FILE=\n")
+        options = ["--config", str(conf)]
+    board6.hotshare("up", "--daemon", *options, "lan0", "ppp0")
+    board6.dhcp()
+    assert board6.resolve(WEB_NAME, "192.168.12.1") == [WEB]
+    assert board6.resolve(WEB6_NAME, "192.168.12.1", qtype="AAAA") == [WEB6_ADDR]
+    # asked over IPv6, by the board (its uplink's address, or its link-local one)
+    askers = {line.split()[0] for line in log.read_text().splitlines() if line.strip()}
+    assert askers and all(a.startswith("2001:db8:64:1:" if how == "global" else "fe80::") for a in askers)
