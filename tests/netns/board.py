@@ -50,8 +50,9 @@ USB0 = topology.USB0.in_netns("hs-inet2")
 # The same with IPv6 as LTE carriers give it: a /64 on the link by router advertisement
 PPP0_6 = replace(PPP0, prefix6="2001:db8:64:1::/64")
 USB0_6 = replace(USB0, prefix6="2001:db8:43:1::/64")
-IPV6_SYSCTLS = [f"net.ipv6.conf.{n}.{k}" for n in ("all", "default", "lan0", "ppp0", "usb0")
-                for k in ("forwarding", "accept_ra", "proxy_ndp")]
+IPV6_SYSCTLS = [*(f"net.ipv6.conf.{n}.{k}" for n in ("all", "default", "lan0", "ppp0", "usb0")
+                  for k in ("forwarding", "accept_ra", "proxy_ndp")),
+                *(f"net.ipv6.neigh.{n}.proxy_delay" for n in ("ppp0", "usb0"))]
 
 
 class Board:
