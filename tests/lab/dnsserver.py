@@ -85,6 +85,13 @@ class TCPHandler(socketserver.StreamRequestHandler):
             self.wfile.write(struct.pack("!H", len(reply)) + reply)
 
 
+def bind_address(addr: tuple[str, int]) -> tuple[str, int] | tuple[str, int, int, int]:
+    """A link-local address with its scope (fe80::53%isp0) as bind() takes it."""
+    if "%" not in addr[0]:
+        return addr
+    return socket.getaddrinfo(addr[0], addr[1], socket.AF_INET6, socket.SOCK_DGRAM)[0][4]  # type: ignore[return-value]
+
+
 class UDPServer(socketserver.ThreadingUDPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -92,7 +99,7 @@ class UDPServer(socketserver.ThreadingUDPServer):
     def __init__(self, addr: tuple[str, int], zone: Zone) -> None:
         self.zone = zone
         self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
-        super().__init__(addr, UDPHandler)
+        super().__init__(bind_address(addr), UDPHandler)
 
 
 class TCPServer(socketserver.ThreadingTCPServer):
@@ -102,7 +109,7 @@ class TCPServer(socketserver.ThreadingTCPServer):
     def __init__(self, addr: tuple[str, int], zone: Zone) -> None:
         self.zone = zone
         self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
-        super().__init__(addr, TCPHandler)
+        super().__init__(bind_address(addr), TCPHandler)
 
 
 class DNSServer:

@@ -175,6 +175,10 @@ class Internet:
         IPv6-only web server at WEB6_ADDR, whose DNS name the DNS server answers."""
         s, name = self.spec, self.ns.name
         router = f"{s.prefix6.split('/')[0]}1/64"
+        # a router: its neighbour advertisements carry the R flag. Without it the board,
+        # checking that its default router is still there, hears "a host now" and drops
+        # its default route (RFC 4861 7.2.5) until the next advertisement
+        self.ns.sysctl_write("net.ipv6.conf.all.forwarding", "1")
         self.ns.ip("-6", "addr", "add", router, "dev", s.peer_if, "nodad")
         self.ns.ip("-6", "addr", "add", f"{WEB6_ADDR}/128", "dev", "lo")
         self.daemons.append(Daemon(

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from lab import topology
+from lab import ipv6, topology
 from lab.cellular import Modem
 from lab.netns import Netns, add_veth
 from lab.proc import Daemon, wait_until
@@ -50,8 +50,9 @@ USB0 = topology.USB0.in_netns("hs-inet2")
 # The same with IPv6 as LTE carriers give it: a /64 on the link by router advertisement
 PPP0_6 = replace(PPP0, prefix6="2001:db8:64:1::/64")
 USB0_6 = replace(USB0, prefix6="2001:db8:43:1::/64")
-IPV6_SYSCTLS = [f"net.ipv6.conf.{n}.{k}" for n in ("all", "default", "lan0", "ppp0", "usb0")
-                for k in ("forwarding", "accept_ra", "proxy_ndp")]
+IPV6_SYSCTLS = [*(f"net.ipv6.conf.{n}.{k}" for n in ("all", "default", "lan0", "ppp0", "usb0")
+                  for k in ("forwarding", "accept_ra", "proxy_ndp")),
+                *(f"net.ipv6.neigh.{n}.proxy_delay" for n in ("ppp0", "usb0"))]
 
 
 class Board:
@@ -191,30 +192,15 @@ class Board:
         return dict(zip(names, out))
 
     def ipv6_state(self) -> dict[str, list[str]]:
-        """What IPv6 looks like on the board to a user: addresses, proxy (NDP)
-        entries, routes (without their ticking lifetimes) and the sysctls."""
-        addrs = sorted(f"{a['local']}/{a['prefixlen']} {link['ifname']}"
-                       for link in self.board.ip_json("-6", "addr", "show") for a in link.get("addr_info", [])
-                       if "local" in a)
-        proxies = sorted(ln.strip() for ln in self.board.ip("-6", "neigh", "show", "proxy").splitlines())
-        routes = sorted(" ".join(w for i, w in enumerate(ws) if not (w == "expires" or (i and ws[i - 1] == "expires")))
-                        for ws in (ln.split() for ln in self.board.ip("-6", "route", "show", "table", "all")
-                                   .splitlines()))
-        names = [n for n in IPV6_SYSCTLS if self.board.run(["sysctl", "-n", n], check=False).returncode == 0]
-        values = self.board.run(["sysctl", "-n", *names]).stdout.split()
-        return {"addresses": addrs, "proxies": proxies, "routes": routes,
-                "sysctls": [f"{n}={v}" for n, v in zip(names, values)]}
+        """What IPv6 looks like on the board to a user (lab/ipv6.py)."""
+        return ipv6.ipv6_state(self.board, IPV6_SYSCTLS)
 
     def global6(self, ifname: str, ns: Netns | None = None) -> list[str]:
         """The usable global IPv6 addresses of ``ifname`` (board's, or ``ns``'s)."""
-        return [a["local"] for link in (ns or self.board).ip_json("-6", "addr", "show", "dev", ifname)
-                for a in link.get("addr_info", []) if a.get("scope") == "global" and "local" in a
-                and not a.get("tentative") and not a.get("deprecated")]
+        return ipv6.global6(ns or self.board, ifname)
 
     def wait_global6(self, ifname: str, ns: Netns | None = None, timeout: float = 15.0) -> str:
-        addrs = wait_until(lambda: self.global6(ifname, ns), timeout, interval=0.2,
-                           what=f"a global IPv6 address on {ifname}")
-        return addrs[0]
+        return ipv6.wait_global6(ns or self.board, ifname, timeout)
 
     def nft_tables(self) -> list[str]:
         return [ln for ln in self.board.run(["nft", "list", "tables"]).stdout.splitlines() if ln.strip()]
@@ -242,9 +228,10 @@ class Board:
                        timeout=timeout)
         return dict(line.split("=", 1) for line in lease_file.read_text().splitlines() if "=" in line)
 
-    def resolve(self, name: str, server: str, timeout: float = 5.0) -> list[str]:
+    def resolve(self, name: str, server: str, timeout: float = 5.0, qtype: str = "A") -> list[str]:
         proc = self.phone.run([sys.executable, "-m", "lab.dnsquery", "--server", server, "--timeout", str(timeout),
-                               name], env={**os.environ, "PYTHONPATH": str(TESTS)}, check=False, timeout=timeout + 5)
+                               "--type", qtype, name], env={**os.environ, "PYTHONPATH": str(TESTS)}, check=False,
+                              timeout=timeout + 5)
         if proc.returncode != 0:
             return []
         return list(json.loads(proc.stdout).get("addresses", []))

@@ -15,42 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from board import PPP0_6, TESTS, USB0_6, WEB6_ADDR, WEB6_NAME, Board
+from board import PPP0_6, TESTS, USB0_6, WEB, WEB6_ADDR, WEB6_NAME, WEB_NAME, Board
 from conftest import _skip_reason
 from lab.proc import Daemon, wait_until
 
-# A TCP listener on every IPv6 address of the board: python -c LISTENER6 PORT
-LISTENER6 = r"""
-import socket, sys
-s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::", int(sys.argv[1]))); s.listen(64)
-print("READY", flush=True)
-while True:
-    c, _ = s.accept(); c.sendall(b"board"); c.close()
-"""
-
-# What answers at ADDR from here: the TCP ports that accept, and whether DNS (UDP 53) answers
-SCAN6 = r"""
-import json, socket, sys
-addr, ports = sys.argv[1], [int(p) for p in sys.argv[2].split(",")]
-open_ports = []
-for port in ports:
-    c = socket.socket(socket.AF_INET6); c.settimeout(0.3)
-    try:
-        c.connect((addr, port)); open_ports.append(port)
-    except OSError:
-        pass
-    c.close()
-u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM); u.settimeout(1.0)
-query = bytes.fromhex("abcd01000001000000000000") + b"\x03www\x07example\x04test\x00\x00\x01\x00\x01"
-u.sendto(query, (addr, 53))
-try:
-    u.recv(512); dns = True
-except OSError:
-    dns = False
-print(json.dumps({"tcp": open_ports, "dns": dns}))
-"""
-SCANNED = [22, 53, 80, 443, 547, 2222, 8080]
+# A service of the board (or a phone) on every IPv6 address, TCP and UDP (lab/scan6.py)
+LISTENER6 = [sys.executable, "-m", "lab.scan6", "--listen"]
 
 
 @pytest.fixture
@@ -76,8 +46,8 @@ def ras(board: Board, timeout: float = 3.0) -> list[dict[str, object]]:
 
 def scan(board: Board, addr: str) -> dict[str, object]:
     inet = board.internets["ppp0"]
-    return dict(json.loads(inet.run([sys.executable, "-c", SCAN6, addr, ",".join(map(str, SCANNED))],
-                                    timeout=30).stdout))
+    return dict(json.loads(inet.run([sys.executable, "-m", "lab.scan6", addr],
+                                    env={**os.environ, "PYTHONPATH": str(TESTS)}, timeout=30).stdout))
 
 
 def ipv6_status(board: Board) -> str:
@@ -97,16 +67,17 @@ def test_an_uplink_without_ipv6_gives_the_clients_no_router_advertisement(board:
 # -- the board: nothing open from the uplink over IPv6 -------------------------------------------
 
 def test_a_scan_over_ipv6_from_the_uplink_finds_nothing_open(board6: Board) -> None:
-    board6.daemons.append(Daemon("board-listener6", [sys.executable, "-c", LISTENER6, "2222"],
-                                 netns=board6.board.name, log=board6.log("board", "listener6"), ready_line="READY"))
+    board6.daemons.append(Daemon("board-listener6", [*LISTENER6, "2222"],
+                                 netns=board6.board.name, log=board6.log("board", "listener6"), ready_line="READY",
+                                 env={**os.environ, "PYTHONPATH": str(TESTS)}))
     uplink_addr = board6.global6("ppp0")[0]
     before = scan(board6, uplink_addr)
-    assert 2222 in before["tcp"]              # the board's service, open over IPv6 before hotshare
+    assert before == {"tcp": [2222], "udp": [2222]}     # the board's service, open over IPv6 before hotshare
     board6.up()
-    assert scan(board6, uplink_addr) == {"tcp": [], "dns": False}
+    assert scan(board6, uplink_addr) == {"tcp": [], "udp": []}
     # the sound test: our table, nothing else, closes it
     board6.board.run(["nft", "flush", "chain", "inet", "hotshare_lan0", "input"])
-    assert 2222 in scan(board6, uplink_addr)["tcp"]
+    assert scan(board6, uplink_addr) == before
 
 
 # -- sysctls: IPv6 forwarding on, the uplink keeps its router advertisements, all restored ---------
@@ -141,9 +112,7 @@ def test_ipv6_off_changes_no_ipv6_sysctl(board6: Board) -> None:
 # -- relay: the uplink's /64 advertised to the clients, NDP proxy on the uplink ---------------------
 
 def aaaa(board: Board, name: str, server: str) -> list[str]:
-    proc = board.phone.run([sys.executable, "-m", "lab.dnsquery", "--server", server, "--type", "AAAA", name],
-                           env={**os.environ, "PYTHONPATH": str(TESTS)}, check=False, timeout=15)
-    return list(json.loads(proc.stdout).get("addresses", [])) if proc.returncode == 0 else []
+    return board.resolve(name, server, qtype="AAAA")
 
 
 def fetch6(board: Board, timeout: float = 5.0) -> str | None:
@@ -166,7 +135,10 @@ def test_the_uplinks_prefix_is_relayed_and_a_phone_reaches_an_ipv6_only_server(b
     assert ra["rdnss"] == [ra["source"]]                                # DNS: the AP itself
     assert aaaa(board6, WEB6_NAME, f"{ra['rdnss'][0]}%eth0") == [WEB6_ADDR]
     assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == phone  # no NAT
-    assert f"{phone} dev ppp0 proxy" in board6.ipv6_state()["proxies"]
+    during = board6.ipv6_state()
+    assert f"{phone} dev ppp0 proxy" in during["proxies"]
+    # the router's first solicitation for the phone is answered at once, not after up to 0.8 s
+    assert "net.ipv6.neigh.ppp0.proxy_delay=0" in during["sysctls"]
     board6.hotshare("down", "lan0")
     assert board6.ipv6_state() == before
 
@@ -244,8 +216,9 @@ def test_nat66_gives_a_ula_prefix_and_the_server_sees_the_board(board6: Board) -
 def test_the_internet_cannot_open_a_connection_to_a_relayed_client(board6: Board) -> None:
     board6.up()
     phone = board6.wait_global6("eth0", board6.phone)
-    board6.daemons.append(Daemon("phone-listener6", [sys.executable, "-c", LISTENER6, "8080"],
-                                 netns=board6.phone.name, log=board6.log("phone", "listener6"), ready_line="READY"))
+    board6.daemons.append(Daemon("phone-listener6", [*LISTENER6, "8080"],
+                                 netns=board6.phone.name, log=board6.log("phone", "listener6"), ready_line="READY",
+                                 env={**os.environ, "PYTHONPATH": str(TESTS)}))
     assert wait_until(lambda: fetch6(board6), 15, interval=0.5, what="the IPv6 page") == phone  # proxied now
     assert scan(board6, phone)["tcp"] == []
     # the sound test: without our forward chain the client's port is reachable from the internet
@@ -280,3 +253,39 @@ def test_a_phones_ipv6_download_is_counted_for_its_mac(board6: Board, tmp_path: 
     assert phone is not None, totals["clients"]
     assert size <= phone["session"]["rx_bytes"] < size * 1.1, phone
     assert any(":" in a for a in phone["addresses"]), phone
+
+
+# -- DNS: an upstream server reachable over IPv6 only ----------------------------------------------
+
+DNS6_GLOBAL = "2001:2:0:ff::53"     # behind the carrier's router (on the internet's lo)
+DNS6_LINK = "fe80::53"              # the carrier's router itself, on the link (as RDNSS often gives it)
+
+
+@pytest.mark.parametrize("how", ["global", "link-local", "from-links"])
+def test_an_upstream_dns_server_over_ipv6_only_answers_the_clients_a_and_aaaa(board6: Board, tmp_path: Path,
+                                                                             how: str) -> None:
+    inet = board6.internets["ppp0"]
+    inet.ip("-6", "addr", "add", f"{DNS6_GLOBAL}/128", "dev", "lo")
+    inet.ip("-6", "addr", "add", f"{DNS6_LINK}/64", "dev", PPP0_6.peer_if, "nodad")
+    log = board6.log("inet", "dns6")
+    board6.daemons.append(Daemon("inet-dns6", [
+        sys.executable, "-m", "lab.dnsserver", "--listen", DNS6_GLOBAL, "--listen", f"{DNS6_LINK}%{PPP0_6.peer_if}",
+        "--log", str(log), f"--record={WEB_NAME}={WEB}", f"--record={WEB6_NAME}={WEB6_ADDR}"],
+        netns=inet.name, log=board6.log("inet", "dns6.stderr"), env={**os.environ, "PYTHONPATH": str(TESTS)},
+        ready_line="READY"))
+    if how == "global":         # a server= line
+        options = ["--dns-server", DNS6_GLOBAL]
+    elif how == "link-local":   # tied to its uplink: the resolv-file, with the scope
+        options = ["--dns-server", f"{DNS6_LINK}@ppp0"]
+    else:                       # nothing configured: what the uplink's client (dhcpcd) wrote
+        (tmp_path / "resolv.conf").write_text(f"# dhcpcd\nnameserver {DNS6_LINK}%ppp0\n")
+        conf = tmp_path / "hotshare.conf"
+        conf.write_text(f"LINK_DNS_FILES={tmp_path}/resolv.conf\nDNS_SERVERS_FILE=\n")
+        options = ["--config", str(conf)]
+    board6.hotshare("up", "--daemon", *options, "lan0", "ppp0")
+    board6.dhcp()
+    assert board6.resolve(WEB_NAME, "192.168.12.1") == [WEB]
+    assert board6.resolve(WEB6_NAME, "192.168.12.1", qtype="AAAA") == [WEB6_ADDR]
+    # asked over IPv6, by the board (its uplink's address, or its link-local one)
+    askers = {line.split()[0] for line in log.read_text().splitlines() if line.strip()}
+    assert askers and all(a.startswith("2001:db8:64:1:" if how == "global" else "fe80::") for a in askers)

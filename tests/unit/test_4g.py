@@ -22,6 +22,7 @@ from hotshare.plan.uplink_dns import Server, parse_resolv, resolv_file_text, ser
 from lab.snapshots import SEED_000, UP, cfg, plan_on, snap
 
 IP = ipaddress.IPv4Address
+IP6 = ipaddress.IPv6Address
 
 
 def with_mtu(s: Snapshot, name: str, mtu: int) -> Snapshot:
@@ -58,9 +59,48 @@ def test_dhcp_offers_the_uplink_mtu_only_below_1500() -> None:
 def test_resolv_files_tie_servers_to_uplinks() -> None:
     text = ("# Generated\nnameserver 192.168.43.1 # usb0\nnameserver 8.8.8.8\nnameserver fe80::1%usb0\n"
             "search lan # usb0\nnameserver 0.0.0.0\n")
-    assert parse_resolv(text) == (Server(IP("192.168.43.1"), "usb0"), Server(IP("8.8.8.8")))
+    assert parse_resolv(text) == (Server(IP("192.168.43.1"), "usb0"), Server(IP("8.8.8.8")),
+                                  Server(IP6("fe80::1"), "usb0"))
     assert parse_resolv("nameserver 10.64.0.1\nnameserver 10.64.0.9\n", "ppp0") == (
         Server(IP("10.64.0.1"), "ppp0"), Server(IP("10.64.0.9"), "ppp0"))
+
+
+def test_ipv6_servers_in_resolv_files_a_link_local_one_only_with_its_interface() -> None:
+    text = ("nameserver 2001:4860:4860::8888\n"        # global: reached through any uplink
+            "nameserver fe80::1%ppp0\n"                # dhcpcd's way: the scope ties it
+            "nameserver fe80::2\n"                     # link-local, no interface: nowhere to send it
+            "nameserver fe80::3%bad/name\n"            # a scope that is no interface name
+            "nameserver fe80::4%ppp0;reboot\n"
+            "nameserver 2001:db8::1%ppp0\n"            # a scope on a global address
+            "nameserver ff02::1\nnameserver ::\n")
+    assert parse_resolv(text) == (Server(IP6("2001:4860:4860::8888")), Server(IP6("fe80::1"), "ppp0"))
+    # in a file tied to an uplink a bare link-local server is on that uplink
+    assert parse_resolv("nameserver fe80::2\n", "ppp0") == (Server(IP6("fe80::2"), "ppp0"),)
+    servers = (Server(IP6("fe80::1"), "ppp0"), Server(IP6("2001:4860:4860::8888")), Server(IP6("fe80::9"), "usb0"))
+    text = resolv_file_text("ppp0", servers)
+    # dnsmasq takes the scope (%ppp0) as the server's interface
+    assert [ln for ln in text.splitlines() if not ln.startswith("#")] == ["nameserver fe80::1%ppp0 # ppp0",
+                                                                          "nameserver 2001:4860:4860::8888"]
+    assert parse_resolv(text) == servers_for("ppp0", servers)
+    assert [s.line() for s in servers] == ["fe80::1%ppp0", "2001:4860:4860::8888", "fe80::9%usb0"]
+
+
+def test_upstream_dns_takes_ipv6_servers_a_link_local_one_with_its_uplink() -> None:
+    c = cfg(UPSTREAM_DNS="2001:4860:4860::8888,fe80::1@ppp0,fe80::2%usb0")
+    assert c.upstream_dns == (IP6("2001:4860:4860::8888"),)
+    assert c.uplink_dns == ((IP6("fe80::1"), "ppp0"), (IP6("fe80::2"), "usb0"))
+    servers = next(f.text for f in make_plan(c, Facts(snapshot=SEED_000, wireless=True)).files
+                   if f.path.endswith("wlan0.resolv"))
+    assert "nameserver fe80::1%ppp0 # ppp0\nnameserver 2001:4860:4860::8888\n" in servers
+    # a global one alone: the static way, a server= line
+    p = make_plan(cfg(UPSTREAM_DNS="2001:4860:4860::8888"), Facts(snapshot=SEED_000, wireless=True))
+    assert "server=2001:4860:4860::8888" in dnsmasq_conf(p).splitlines()
+    for bad, what in (("fe80::1", "link-local"), ("fe80::1%bad name", "interface"), ("fe80::1@x;y", "interface"),
+                      ("::", "DNS server"), ("ff02::1", "DNS server"), ("2001:db8::1%ppp0%x", "interface"),
+                      ("fe80::1@ppp0@usb0", "interface"), ("10.0.0.1%ppp0", "DNS server")):
+        with pytest.raises(ConfigError, match="UPSTREAM_DNS") as e:
+            cfg(UPSTREAM_DNS=bad)
+        assert what in str(e.value), (bad, str(e.value))
 
 
 def test_the_servers_of_the_uplink_in_use_and_the_free_ones() -> None:

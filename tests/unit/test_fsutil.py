@@ -59,6 +59,17 @@ def test_journal_round_trip_and_a_foreign_file_is_ignored(tmp_path: Path) -> Non
     assert Journal.load(path) is None
 
 
+def test_the_journal_takes_the_ipv6_relays_sysctls_and_no_other(tmp_path: Path) -> None:
+    path = str(tmp_path / "wlan0.state")
+    relay = {"net/ipv6/conf/all/forwarding": "0", "net/ipv6/conf/ppp0/accept_ra": "1",
+             "net/ipv6/conf/ppp0/proxy_ndp": "0", "net/ipv6/neigh/ppp0/proxy_delay": "80"}
+    Journal(iface="wlan0", pid=42, sysctls=relay, path=path).save()
+    back = Journal.load(path)
+    assert back is not None and back.sysctls == relay      # undone on the next start
+    Journal(iface="wlan0", pid=42, sysctls={"net/ipv6/neigh/ppp0/gc_stale_time": "60"}, path=path).save()
+    assert Journal.load(path) is None
+
+
 def test_a_dead_childs_most_telling_line_is_reported() -> None:
     from hotshare.service.children import Child, why_it_died
 

@@ -53,7 +53,8 @@ def add_up_options(p: argparse.ArgumentParser) -> None:
     a("--mac", dest="NEW_MACADDR", metavar="MAC", help="set the AP interface's MAC address")
     a("--dhcp-dns", dest="DHCP_DNS", metavar="IP[,IP]", help="DNS servers given to clients (default: gateway)")
     a("--dns-server", dest="upstream", action="append", metavar="IP[@IFACE]",
-      help="upstream DNS server, @IFACE: used only while IFACE is the uplink (repeatable; default: "
+      help="upstream DNS server, IPv4 or IPv6, @IFACE: used only while IFACE is the uplink (a link-local "
+           "IPv6 one needs it: fe80::1@ppp0) (repeatable; default: "
            "/etc/dnsmasq.conf's servers, else those the uplinks' own clients wrote, LINK_DNS_FILES)")
     a("-g", dest="GATEWAY", metavar="GATEWAY", help="gateway address (default: first free of 192.168.12.1, ...)")
     a("-d", dest="ETC_HOSTS", action="store_const", const="1", help="the DNS server also answers from /etc/hosts")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from .health import HealthConfig
 from .mqtt import MqttConfig
+from .values import IPAddress
 
 # pppd's usepeerdns writes /etc/ppp/resolv.conf (some distributions patch it to
 # /var/run/ppp/resolv.conf); /etc/resolv.conf's "nameserver IP # IFACE" lines
@@ -32,8 +33,8 @@ class HotspotConfig:
     country: str = ""
     gateway: ipaddress.IPv4Address | None = None   # None: choose a free subnet
     dhcp_dns: tuple[ipaddress.IPv4Address, ...] = ()  # empty: the gateway
-    upstream_dns: tuple[ipaddress.IPv4Address, ...] = ()  # empty: servers file or resolv.conf
-    uplink_dns: tuple[tuple[ipaddress.IPv4Address, str], ...] = ()  # UPSTREAM_DNS's IP@IFACE items
+    upstream_dns: tuple[IPAddress, ...] = ()  # empty: servers file or resolv.conf
+    uplink_dns: tuple[tuple[IPAddress, str], ...] = ()  # UPSTREAM_DNS's IP@IFACE items (link-local ones too)
     dns_servers_file: str = "/etc/dnsmasq.conf"
     # resolv.conf-style files the uplinks' own clients write (pppd's usepeerdns,
     # udhcpc); (path, iface): a file tied to the uplink named, or "" for any

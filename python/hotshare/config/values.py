@@ -68,19 +68,46 @@ def ipv4_list(key: str, v: str) -> tuple[ipaddress.IPv4Address, ...]:
     return tuple(ipv4(key, x.strip()) for x in v.split(",") if x.strip())
 
 
-def dns_servers(key: str, v: str) -> tuple[tuple[ipaddress.IPv4Address, ...],
-                                          tuple[tuple[ipaddress.IPv4Address, str], ...]]:
-    """``IP`` or ``IP@IFACE`` items (dnsmasq's ``server=IP@IFACE``): servers
-    reached through any uplink, and servers tied to the uplink named."""
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def dns_server_ip(key: str, v: str) -> IPAddress:
+    """A DNS server's address, either family (no ``%scope``: see dns_servers)."""
+    try:
+        ip = ipaddress.ip_address(v) if "%" not in v else None
+    except ValueError:
+        ip = None
+    if ip is None or ip.is_unspecified or ip.is_multicast:
+        raise ConfigError(key, f"{v!r} is not a DNS server's address",
+                          "write it like 192.168.12.1, 2001:4860:4860::8888 or fe80::1@ppp0")
+    return ip
+
+
+def dns_servers(key: str, v: str) -> tuple[tuple[IPAddress, ...], tuple[tuple[IPAddress, str], ...]]:
+    """``IP`` or ``IP@IFACE`` items (dnsmasq's ``server=IP@IFACE``), IPv4 or
+    IPv6: servers reached through any uplink, and servers tied to the uplink
+    named. A link-local IPv6 server is reached on one link only: it needs its
+    interface (``fe80::1@ppp0``, or ``fe80::1%ppp0`` as ping writes it)."""
     plain, tied = [], []
     for item in (x.strip() for x in v.split(",")):
         if not item:
             continue
-        ip, at, iface = item.partition("@")
+        address, at, iface = item.partition("@")
+        scoped = not at and "%" in item
+        if scoped:
+            address, at, iface = item.partition("%")
+        ip = dns_server_ip(key, address.strip())
+        iface = ifname(key, iface.strip()) if at else ""
+        if scoped and not (ip.version == 6 and ip.is_link_local):
+            raise ConfigError(key, f"{item}: only a link-local IPv6 DNS server takes %IFACE",
+                              f"tie it to an uplink as {address}@{iface}, or leave out %{iface}")
         if at:
-            tied.append((ipv4(key, ip.strip()), ifname(key, iface.strip())))
+            tied.append((ip, iface))
+        elif ip.version == 6 and ip.is_link_local:
+            raise ConfigError(key, f"{item} is link-local: it is reached on one interface only",
+                              f"name the uplink it is on, e.g. {item}@ppp0")
         else:
-            plain.append(ipv4(key, ip))
+            plain.append(ip)
     return tuple(plain), tuple(tied)
 
 

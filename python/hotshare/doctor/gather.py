@@ -218,7 +218,7 @@ def gather(iface: str | None, cfg: HotspotConfig | None, config_path: str | None
                         if ln.startswith("resolv-file=")), "")
         if follows and (servers := parse_resolv(_read(follows) or "")):
             # the servers of the uplink in use, as hotshare last wrote them for dnsmasq
-            ctx.dns_servers = tuple(dict.fromkeys(str(s.ip) for s in servers))
+            ctx.dns_servers = tuple(dict.fromkeys(s.address for s in servers))
             ctx.dns_source = f"the running dnsmasq's {follows}"
         elif running_conf and text and parse_servers_file(text):
             # what the running dnsmasq really forwards to

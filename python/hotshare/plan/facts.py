@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Snapshot
 from .regulatory import Radio
-from .uplink_dns import Server
+from .uplink_dns import IPAddress, Server
 
 
 @dataclass(frozen=True)
@@ -18,7 +17,7 @@ class Facts:
 
     snapshot: Snapshot
     wireless: bool                              # the downstream has a cfg80211 phy
-    servers_file: tuple[ipaddress.IPv4Address, ...] = ()  # server= lines of DNS_SERVERS_FILE
+    servers_file: tuple[IPAddress, ...] = ()  # server= lines of DNS_SERVERS_FILE
     link_dns: tuple[Server, ...] = ()           # servers the uplinks' own clients wrote (LINK_DNS_FILES)
     wifi_uplinks: dict[str, tuple[str, bool]] = field(default_factory=dict)  # name -> (iftype, 4addr)
     rundir: str = "/run/hotshare"

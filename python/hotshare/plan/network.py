@@ -8,6 +8,7 @@ import ipaddress
 from ..config import ConfigError, HotspotConfig
 from ..config.values import IFNAME_RE
 from .model import Snapshot
+from .uplink_dns import IPAddress, needs_interface, server_ip
 
 DEFAULT_SUBNET = ipaddress.IPv4Network("192.168.12.0/24")
 # Where to look when the default is taken: 192.168.X.0/24 upwards, then 10.X.
@@ -110,15 +111,15 @@ def check_bridgeable(uplink: str, wifi_uplinks: dict[str, tuple[str, bool]]) -> 
                           "AP supports 4-address (WDS) mode")
 
 
-def parse_servers_file(text: str) -> tuple[ipaddress.IPv4Address, ...]:
-    """The ``server=IP`` lines of a dnsmasq.conf; anything else is ignored,
-    and a server with a domain or port part is skipped rather than trusted."""
+def parse_servers_file(text: str) -> tuple[IPAddress, ...]:
+    """The ``server=IP`` lines of a dnsmasq.conf (IPv4 or global IPv6);
+    anything else is ignored, and a server with a domain, port, interface or
+    scope part is skipped rather than trusted."""
     out = []
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("server="):
-            try:
-                out.append(ipaddress.IPv4Address(line[len("server="):].strip()))
-            except ValueError:
-                continue
+            ip = server_ip(line[len("server="):].strip())
+            if ip is not None and not needs_interface(ip):
+                out.append(ip)
     return tuple(out)

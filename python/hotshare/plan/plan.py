@@ -19,7 +19,7 @@ from .ops import LinkOp
 from .paths import Paths
 from .regulatory import Radio
 from .samecard import SameCard
-from .uplink_dns import Server
+from .uplink_dns import IPAddress, Server
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Plan:
     dhcp_range: tuple[ipaddress.IPv4Address, ipaddress.IPv4Address]
     uplinks: tuple[str, ...]            # interfaces NAT may leave through
     best_uplink: str | None             # the one the kernel routes through now
-    upstream_dns: tuple[ipaddress.IPv4Address, ...]
+    upstream_dns: tuple[IPAddress, ...]
     table: str                          # our nftables table (family inet)
     # DNS that follows the uplink (plan/uplink_dns.py): dnsmasq reads a
     # resolv-file made from these for the uplink in use; () with

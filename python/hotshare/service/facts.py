@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from ..config import HotspotConfig
 from ..netlink import rtnl
 from ..plan.facts import Facts, Radio, RadioFacts
 from ..plan.network import parse_servers_file
 from ..plan.regulatory import parse_channels, regdb_rules
-from ..plan.uplink_dns import Server, parse_resolv
+from ..plan.uplink_dns import IPAddress, Server, parse_resolv
 from ..system import firewalls, wifi
 from ..system.run import find_binary
 from ..system.wifi import is_wireless, wifi_mode
 
 
 def gather_facts(cfg: HotspotConfig, rundir: str, statedir: str) -> Facts:
-    servers: tuple[ipaddress.IPv4Address, ...] = ()
+    servers: tuple[IPAddress, ...] = ()
     if not cfg.upstream_dns and not cfg.uplink_dns and cfg.dns_servers_file:
         try:
             with open(cfg.dns_servers_file, encoding="utf-8", errors="replace") as f:

@@ -89,7 +89,8 @@ class Journal:
 
 CHILDREN = ("hostapd", "dnsmasq", "dhcpcd")
 _SYSCTL = re.compile(r"^net/ipv4/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/forwarding$"
-                     r"|^net/ipv6/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/(forwarding|accept_ra|proxy_ndp)$")
+                     r"|^net/ipv6/conf/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/(forwarding|accept_ra|proxy_ndp)$"
+                     r"|^net/ipv6/neigh/([A-Za-z0-9_][A-Za-z0-9_.-]{0,14})/proxy_delay$")
 
 
 def check(j: Journal, iface: str) -> None:
